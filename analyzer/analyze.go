@@ -1,0 +1,244 @@
+package analyzer
+
+import (
+	"cmp"
+	"fmt"
+	"math"
+	"slices"
+	"time"
+)
+
+// sharedLoad is how many chunks' worth of samples the pods on one GPU must
+// report together within one chunk to be counted as using it at the same time:
+// a pod handing the GPU to the next within a chunk stays near 1.
+const sharedLoad = 1.25
+
+// Analyze judges every GPU and pod in the input. It never fails: invalid
+// chunks are counted as bad samples and excluded.
+func Analyze(in Input, cfg Config) Report {
+	rep := Report{End: in.End, Window: in.Window, Chunk: in.Chunk}
+	rep.ScrapeInterval, rep.ScrapeIntervalSource = cfg.ScrapeInterval, "configured"
+	if rep.ScrapeInterval == 0 {
+		rep.ScrapeInterval, rep.ScrapeIntervalSource = DetectScrapeInterval(in.Series, in.Chunk), "detected"
+	}
+	expected := int64(0)
+	if rep.ScrapeInterval > 0 {
+		expected = int64(math.Round(float64(in.Window) / float64(rep.ScrapeInterval)))
+	}
+
+	groups := groupSeries(in.Series)
+	shared := findShared(groups, in.Chunk, rep.ScrapeInterval)
+
+	byPod := map[PodKey][]GPUReport{}
+	for _, g := range groups {
+		r := judgeGPU(g, expected, cfg)
+		if g.pod.Pod == "" {
+			rep.UnattributedGPUs = append(rep.UnattributedGPUs, r)
+			continue
+		}
+		if others := shared[g.gpu.Key()]; len(others) > 1 {
+			for _, o := range others {
+				if o != g.pod {
+					r.Shared = true
+					r.SharedWith = append(r.SharedWith, o)
+				}
+			}
+		}
+		byPod[g.pod] = append(byPod[g.pod], r)
+	}
+	for key, gpus := range byPod {
+		rep.Pods = append(rep.Pods, podReport(key, gpus, rep, cfg))
+	}
+	slices.SortFunc(rep.Pods, func(a, b PodReport) int {
+		return cmp.Or(cmp.Compare(a.Namespace, b.Namespace), cmp.Compare(a.Pod, b.Pod))
+	})
+	sortGPUs(rep.UnattributedGPUs)
+	return rep
+}
+
+// group is every chunk of one GPU for one pod (or unattributed), one chunk per
+// chunk end.
+type group struct {
+	pod       PodKey
+	gpu       GPU
+	container string
+	chunks    map[time.Time]Chunk
+}
+
+// groupSeries joins series of the same pod and GPU (an exporter restart starts
+// a new series). When two series of the same pod and GPU both hold samples for
+// one chunk (a target scraped twice), only the fuller one counts, so samples
+// are never counted twice.
+func groupSeries(series []Series) []*group {
+	type key struct {
+		pod PodKey
+		gpu string
+	}
+	index := map[key]*group{}
+	var out []*group
+	for _, s := range series {
+		k := key{PodKey{s.Workload.Namespace, s.Workload.Pod}, s.GPU.Key()}
+		if s.Workload.Pod == "" {
+			k.pod = PodKey{}
+		}
+		g := index[k]
+		if g == nil {
+			g = &group{pod: k.pod, gpu: s.GPU, container: s.Workload.Container, chunks: map[time.Time]Chunk{}}
+			index[k] = g
+			out = append(out, g)
+		}
+		for _, c := range s.Chunks {
+			if prev, ok := g.chunks[c.End]; !ok || c.Count+c.BadSamples > prev.Count+prev.BadSamples {
+				g.chunks[c.End] = c
+			}
+		}
+	}
+	return out
+}
+
+// findShared returns, per GPU key, the pods that used it at the same time.
+func findShared(groups []*group, chunk, interval time.Duration) map[string][]PodKey {
+	perChunk := 1.0
+	if interval > 0 {
+		perChunk = float64(chunk) / float64(interval)
+	}
+	type slot struct {
+		gpu string
+		end time.Time
+	}
+	load := map[slot]int64{}
+	pods := map[slot][]PodKey{}
+	for _, g := range groups {
+		if g.pod.Pod == "" {
+			continue
+		}
+		for end, c := range g.chunks {
+			if c.Count+c.BadSamples == 0 {
+				continue
+			}
+			s := slot{g.gpu.Key(), end}
+			load[s] += c.Count + c.BadSamples
+			pods[s] = append(pods[s], g.pod)
+		}
+	}
+	out := map[string][]PodKey{}
+	for s, ps := range pods {
+		if len(ps) < 2 || float64(load[s]) <= sharedLoad*perChunk {
+			continue
+		}
+		for _, p := range ps {
+			if !slices.Contains(out[s.gpu], p) {
+				out[s.gpu] = append(out[s.gpu], p)
+			}
+		}
+	}
+	for _, ps := range out {
+		slices.SortFunc(ps, func(a, b PodKey) int { return cmp.Compare(a.String(), b.String()) })
+	}
+	return out
+}
+
+// mergeChunks merges a group's valid chunks in time order; invalid chunks
+// count as bad samples.
+func mergeChunks(chunks map[time.Time]Chunk, cfg Config) Stats {
+	ends := make([]time.Time, 0, len(chunks))
+	for end := range chunks {
+		ends = append(ends, end)
+	}
+	slices.SortFunc(ends, time.Time.Compare)
+	var s Stats
+	for _, end := range ends {
+		c := chunks[end]
+		s.BadSamples += c.BadSamples
+		if !c.Moments.valid(cfg.ValidMin, cfg.ValidMax) {
+			s.BadSamples += max(c.Count, 0)
+			continue
+		}
+		if s.Count == 0 {
+			s.FirstChunkEnd = end
+		}
+		s.Moments = s.Moments.Merge(c.Moments)
+		s.Curve = append(s.Curve, ChunkMean{End: end, Mean: c.Mean, Samples: c.Count})
+	}
+	return s
+}
+
+func judgeGPU(g *group, expected int64, cfg Config) GPUReport {
+	r := GPUReport{GPU: g.gpu, Container: g.container, Stats: mergeChunks(g.chunks, cfg)}
+	r.ExpectedSamples = expected
+	if expected > 0 {
+		r.Coverage = float64(r.Count) / float64(expected)
+	}
+	r.Rule = cfg.FlatHighUtil.Name()
+	if r.Count == 0 || r.Coverage < cfg.MinCoverage {
+		r.Verdict = InsufficientData
+		r.Reason = fmt.Sprintf("coverage %.2f < %.2f (%d of %d expected samples, %d bad)",
+			r.Coverage, cfg.MinCoverage, r.Count, expected, r.BadSamples)
+		return r
+	}
+	r.Verdict, r.Reason = cfg.FlatHighUtil.Judge(r.Stats)
+	return r
+}
+
+func podReport(key PodKey, gpus []GPUReport, rep Report, cfg Config) PodReport {
+	sortGPUs(gpus)
+	p := PodReport{PodKey: key, Verdict: Benign, GPUs: gpus}
+	worst := gpus[0]
+	for _, g := range gpus {
+		p.Shared = p.Shared || g.Shared
+		if g.Verdict.Severity() > worst.Verdict.Severity() {
+			worst = g
+		}
+	}
+	p.Verdict, p.Node = worst.Verdict, worst.Node
+	p.Evidence = Evidence{
+		Rule: cfg.FlatHighUtil.Name(),
+		Thresholds: Thresholds{
+			MeanAbove:   cfg.FlatHighUtil.MeanAbove,
+			StdDevBelow: cfg.FlatHighUtil.StdDevBelow,
+			MinCoverage: cfg.MinCoverage,
+		},
+		Reason:               fmt.Sprintf("gpu %s (%s) on %s: %s", worst.Index, worst.UUID, worst.Node, worst.Reason),
+		ScrapeIntervalSecs:   rep.ScrapeInterval.Seconds(),
+		ScrapeIntervalSource: rep.ScrapeIntervalSource,
+		ChunkSecs:            rep.Chunk.Seconds(),
+	}
+	for _, g := range gpus {
+		p.Evidence.Curves = append(p.Evidence.Curves, GPUCurve{GPU: g.Index, UUID: g.UUID, ChunkMeans: g.Curve})
+	}
+	return p
+}
+
+func sortGPUs(gpus []GPUReport) {
+	slices.SortFunc(gpus, func(a, b GPUReport) int {
+		return cmp.Or(cmp.Compare(a.Node, b.Node), cmp.Compare(a.Index, b.Index), cmp.Compare(a.UUID, b.UUID))
+	})
+}
+
+// DetectScrapeInterval estimates the sample spacing from the data: for each
+// series, the spacing in its fullest chunk (chunk / samples); the fleet's
+// interval is the median of those. Gaps and young pods thin some chunks but
+// not the fullest one of most series, so a fleet scraped every 30 s is not
+// taken for a half-empty fleet scraped every 15 s. Zero when there is no data.
+func DetectScrapeInterval(series []Series, chunk time.Duration) time.Duration {
+	var fullest []int64
+	for _, s := range series {
+		var n int64
+		for _, c := range s.Chunks {
+			n = max(n, c.Count+c.BadSamples)
+		}
+		if n > 0 {
+			fullest = append(fullest, n)
+		}
+	}
+	if len(fullest) == 0 {
+		return 0
+	}
+	slices.Sort(fullest)
+	mid := len(fullest) / 2
+	median := float64(fullest[mid])
+	if len(fullest)%2 == 0 {
+		median = (float64(fullest[mid-1]) + float64(fullest[mid])) / 2
+	}
+	return time.Duration(float64(chunk) / median).Round(time.Millisecond)
+}

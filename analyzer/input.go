@@ -1,0 +1,61 @@
+package analyzer
+
+import "time"
+
+// GPU identifies one physical GPU (or MIG instance) as dcgm-exporter labels it.
+type GPU struct {
+	Node  string `json:"node"`
+	Index string `json:"gpu"`
+	UUID  string `json:"uuid"`
+	Model string `json:"model"`
+}
+
+// Key identifies the GPU across series: its UUID, or node and index when the
+// exporter gives no UUID.
+func (g GPU) Key() string {
+	if g.UUID != "" {
+		return g.UUID
+	}
+	return g.Node + "/" + g.Index
+}
+
+// Workload is the pod a series attributes the GPU to. An empty Pod means the
+// GPU was idle or used outside any pod.
+type Workload struct {
+	Namespace string
+	Pod       string
+	Container string
+}
+
+// PodKey identifies a pod: the same name in two namespaces is two pods.
+type PodKey struct {
+	Namespace string `json:"namespace"`
+	Pod       string `json:"pod"`
+}
+
+func (k PodKey) String() string { return k.Namespace + "/" + k.Pod }
+
+// Chunk holds the moments of one series over one chunk of the window, the
+// chunk ending at End (left-open: (End-chunk, End]).
+type Chunk struct {
+	End time.Time
+	Moments
+	// BadSamples counts samples already excluded as invalid by the producer
+	// (for instance after re-reading a chunk's raw samples).
+	BadSamples int64
+}
+
+// Series is one time series of the utilization metric over the window.
+type Series struct {
+	GPU      GPU
+	Workload Workload
+	Chunks   []Chunk
+}
+
+// Input is everything the analyzer needs for one evaluation.
+type Input struct {
+	End    time.Time     // the window is (End-Window, End]
+	Window time.Duration // length of the window
+	Chunk  time.Duration // length of one chunk; Window is a multiple of it
+	Series []Series
+}

@@ -1,0 +1,89 @@
+package analyzer
+
+import "time"
+
+// Report is the outcome of one evaluation of the fleet.
+type Report struct {
+	End    time.Time
+	Window time.Duration
+	Chunk  time.Duration
+	// ScrapeInterval is the sample spacing coverage was computed with;
+	// ScrapeIntervalSource says whether it was "configured" or "detected".
+	ScrapeInterval       time.Duration
+	ScrapeIntervalSource string
+	Pods                 []PodReport
+	// UnattributedGPUs are GPUs (or stretches of them) with no workload pod:
+	// idle, or used outside any pod. They are never reported as pods.
+	UnattributedGPUs []GPUReport
+}
+
+// PodReport is one pod's verdict with its evidence.
+type PodReport struct {
+	PodKey
+	Node    string      `json:"node"`
+	Verdict Verdict     `json:"verdict"`
+	Shared  bool        `json:"shared"`
+	GPUs    []GPUReport `json:"gpus"`
+	// Evidence explains the verdict so a human can check it.
+	Evidence Evidence `json:"evidence"`
+}
+
+// Stats are one GPU's statistics over the window (for one pod, when the GPU
+// changed hands during the window).
+type Stats struct {
+	Moments
+	BadSamples      int64
+	ExpectedSamples int64
+	Coverage        float64
+	// Curve is the per-chunk mean, oldest first, chunks without samples left out.
+	Curve []ChunkMean
+	// FirstChunkEnd is the end of the first chunk holding a valid sample.
+	FirstChunkEnd time.Time
+}
+
+// ChunkMean is one point of the evidence curve.
+type ChunkMean struct {
+	End     time.Time `json:"end"`
+	Mean    float64   `json:"mean"`
+	Samples int64     `json:"samples"`
+}
+
+// GPUReport is one GPU's numbers and verdict for one pod (or unattributed).
+type GPUReport struct {
+	GPU
+	Container string
+	Stats
+	Verdict Verdict
+	Rule    string
+	Reason  string
+	// Shared is set when other pods used this GPU at the same time
+	// (time-slicing); SharedWith names them.
+	Shared     bool
+	SharedWith []PodKey
+}
+
+// Evidence is what a human needs to check a pod's verdict.
+type Evidence struct {
+	Rule       string     `json:"rule"`
+	Thresholds Thresholds `json:"thresholds"`
+	// Reason is the deciding GPU's explanation.
+	Reason               string     `json:"reason"`
+	ScrapeIntervalSecs   float64    `json:"scrape_interval_seconds"`
+	ScrapeIntervalSource string     `json:"scrape_interval_source"`
+	ChunkSecs            float64    `json:"chunk_seconds"`
+	Curves               []GPUCurve `json:"curves"`
+}
+
+// Thresholds are the numbers the verdict was judged against.
+type Thresholds struct {
+	MeanAbove   float64 `json:"mean_above"`
+	StdDevBelow float64 `json:"stddev_below"`
+	MinCoverage float64 `json:"min_coverage"`
+}
+
+// GPUCurve is one GPU's per-chunk mean utilization over the window.
+type GPUCurve struct {
+	GPU        string      `json:"gpu"`
+	UUID       string      `json:"uuid"`
+	ChunkMeans []ChunkMean `json:"chunk_means"`
+}
