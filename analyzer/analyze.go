@@ -26,7 +26,7 @@ func Analyze(in Input, cfg Config) Report {
 		expected = int64(math.Round(float64(in.Window) / float64(rep.ScrapeInterval)))
 	}
 
-	groups := groupSeries(in.Series)
+	groups := groupSeries(in)
 	shared := findShared(groups, in.Chunk, rep.ScrapeInterval)
 
 	byPod := map[PodKey][]GPUReport{}
@@ -56,40 +56,51 @@ func Analyze(in Input, cfg Config) Report {
 	return rep
 }
 
-// group is every chunk of one GPU for one pod (or unattributed), one chunk per
-// chunk end.
+// group is every chunk of one GPU for one pod (or unattributed), indexed by
+// the chunk's position in the window.
 type group struct {
 	pod       PodKey
 	gpu       GPU
 	container string
-	chunks    map[time.Time]Chunk
+	chunks    []Chunk // len = chunks in the window; Count+BadSamples == 0: no data
 }
+
+func (c Chunk) samples() int64 { return c.Count + c.BadSamples }
 
 // groupSeries joins series of the same pod and GPU (an exporter restart starts
 // a new series). When two series of the same pod and GPU both hold samples for
 // one chunk (a target scraped twice), only the fuller one counts, so samples
-// are never counted twice.
-func groupSeries(series []Series) []*group {
+// are never counted twice. Chunks outside the window are ignored.
+func groupSeries(in Input) []*group {
 	type key struct {
 		pod PodKey
 		gpu string
 	}
+	n := 0
+	if in.Chunk > 0 {
+		n = int(in.Window / in.Chunk)
+	}
+	start := in.End.Add(-in.Window)
 	index := map[key]*group{}
 	var out []*group
-	for _, s := range series {
+	for _, s := range in.Series {
 		k := key{PodKey{s.Workload.Namespace, s.Workload.Pod}, s.GPU.Key()}
 		if s.Workload.Pod == "" {
 			k.pod = PodKey{}
 		}
 		g := index[k]
 		if g == nil {
-			g = &group{pod: k.pod, gpu: s.GPU, container: s.Workload.Container, chunks: map[time.Time]Chunk{}}
+			g = &group{pod: k.pod, gpu: s.GPU, container: s.Workload.Container, chunks: make([]Chunk, n)}
 			index[k] = g
 			out = append(out, g)
 		}
 		for _, c := range s.Chunks {
-			if prev, ok := g.chunks[c.End]; !ok || c.Count+c.BadSamples > prev.Count+prev.BadSamples {
-				g.chunks[c.End] = c
+			i := int(c.End.Sub(start)/in.Chunk) - 1
+			if i < 0 || i >= n || !start.Add(time.Duration(i+1)*in.Chunk).Equal(c.End) {
+				continue
+			}
+			if c.samples() > g.chunks[i].samples() {
+				g.chunks[i] = c
 			}
 		}
 	}
@@ -102,63 +113,58 @@ func findShared(groups []*group, chunk, interval time.Duration) map[string][]Pod
 	if interval > 0 {
 		perChunk = float64(chunk) / float64(interval)
 	}
-	type slot struct {
-		gpu string
-		end time.Time
-	}
-	load := map[slot]int64{}
-	pods := map[slot][]PodKey{}
+	byGPU := map[string][]*group{}
 	for _, g := range groups {
-		if g.pod.Pod == "" {
-			continue
-		}
-		for end, c := range g.chunks {
-			if c.Count+c.BadSamples == 0 {
-				continue
-			}
-			s := slot{g.gpu.Key(), end}
-			load[s] += c.Count + c.BadSamples
-			pods[s] = append(pods[s], g.pod)
+		if g.pod.Pod != "" {
+			byGPU[g.gpu.Key()] = append(byGPU[g.gpu.Key()], g)
 		}
 	}
 	out := map[string][]PodKey{}
-	for s, ps := range pods {
-		if len(ps) < 2 || float64(load[s]) <= sharedLoad*perChunk {
+	for key, gs := range byGPU {
+		if len(gs) < 2 {
 			continue
 		}
-		for _, p := range ps {
-			if !slices.Contains(out[s.gpu], p) {
-				out[s.gpu] = append(out[s.gpu], p)
+		for i := range gs[0].chunks {
+			var load int64
+			var present []PodKey
+			for _, g := range gs {
+				if n := g.chunks[i].samples(); n > 0 {
+					load += n
+					present = append(present, g.pod)
+				}
+			}
+			if len(present) < 2 || float64(load) <= sharedLoad*perChunk {
+				continue
+			}
+			for _, p := range present {
+				if !slices.Contains(out[key], p) {
+					out[key] = append(out[key], p)
+				}
 			}
 		}
-	}
-	for _, ps := range out {
-		slices.SortFunc(ps, func(a, b PodKey) int { return cmp.Compare(a.String(), b.String()) })
+		slices.SortFunc(out[key], func(a, b PodKey) int { return cmp.Compare(a.String(), b.String()) })
 	}
 	return out
 }
 
 // mergeChunks merges a group's valid chunks in time order; invalid chunks
 // count as bad samples.
-func mergeChunks(chunks map[time.Time]Chunk, cfg Config) Stats {
-	ends := make([]time.Time, 0, len(chunks))
-	for end := range chunks {
-		ends = append(ends, end)
-	}
-	slices.SortFunc(ends, time.Time.Compare)
+func mergeChunks(chunks []Chunk, cfg Config) Stats {
 	var s Stats
-	for _, end := range ends {
-		c := chunks[end]
+	for _, c := range chunks {
+		if c.samples() == 0 {
+			continue
+		}
 		s.BadSamples += c.BadSamples
 		if !c.Moments.valid(cfg.ValidMin, cfg.ValidMax) {
 			s.BadSamples += max(c.Count, 0)
 			continue
 		}
 		if s.Count == 0 {
-			s.FirstChunkEnd = end
+			s.FirstChunkEnd = c.End
 		}
 		s.Moments = s.Moments.Merge(c.Moments)
-		s.Curve = append(s.Curve, ChunkMean{End: end, Mean: c.Mean, Samples: c.Count})
+		s.Curve = append(s.Curve, ChunkMean{End: c.End, Mean: c.Mean, Samples: c.Count})
 	}
 	return s
 }
