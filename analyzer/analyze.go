@@ -156,7 +156,7 @@ func mergeChunks(chunks []Chunk, cfg Config) Stats {
 			continue
 		}
 		s.BadSamples += c.BadSamples
-		if !c.Moments.valid(cfg.ValidMin, cfg.ValidMax) {
+		if !c.Moments.Valid(cfg.ValidMin, cfg.ValidMax) {
 			s.BadSamples += max(c.Count, 0)
 			continue
 		}

@@ -100,10 +100,10 @@ func (m Moments) StdDev() float64 {
 	return math.Sqrt(v)
 }
 
-// valid reports whether chunk moments are usable: a positive count and finite
+// Valid reports whether chunk moments are usable: a positive count and finite
 // statistics inside the valid value range. PromQL aggregates over a chunk that
 // holds a NaN, an Inf or an out-of-range sample fail this test.
-func (m Moments) valid(lo, hi float64) bool {
+func (m Moments) Valid(lo, hi float64) bool {
 	if m.Count <= 0 {
 		return false
 	}

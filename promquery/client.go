@@ -1,0 +1,94 @@
+package promquery
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"time"
+
+	"github.com/prometheus/client_golang/api"
+	v1 "github.com/prometheus/client_golang/api/prometheus/v1"
+	"github.com/prometheus/common/config"
+)
+
+// Connection is how to reach Prometheus (or Thanos, Mimir, Cortex,
+// VictoriaMetrics: anything serving the Prometheus HTTP API).
+type Connection struct {
+	URL string `json:"url"`
+	// BearerTokenFile is read on every request, so a rotated token is picked up.
+	BearerTokenFile string `json:"bearerTokenFile"`
+	// BasicAuth username with the password read from PasswordFile.
+	Username     string `json:"username"`
+	PasswordFile string `json:"passwordFile"`
+	// TLS: a CA bundle, client certificate, or (for tests only) no checking.
+	CAFile             string `json:"caFile"`
+	CertFile           string `json:"certFile"`
+	KeyFile            string `json:"keyFile"`
+	InsecureSkipVerify bool   `json:"insecureSkipVerify"`
+	// Headers are added to every request, e.g. X-Scope-OrgID for Mimir/Cortex.
+	Headers map[string]string `json:"headers"`
+	// Timeout bounds each HTTP request.
+	Timeout time.Duration `json:"timeout"`
+}
+
+// Validate reports the first invalid field.
+func (c Connection) Validate() error {
+	u, err := url.Parse(c.URL)
+	switch {
+	case c.URL == "":
+		return errors.New("prometheus.url: must be set (e.g. http://prometheus-operated.monitoring:9090)")
+	case err != nil:
+		return fmt.Errorf("prometheus.url: %w", err)
+	case u.Scheme != "http" && u.Scheme != "https":
+		return fmt.Errorf("prometheus.url: scheme must be http or https, got %q", c.URL)
+	case c.BearerTokenFile != "" && c.Username != "":
+		return errors.New("prometheus: set bearerTokenFile or username/passwordFile, not both")
+	case c.Timeout < 0:
+		return fmt.Errorf("prometheus.timeout: must not be negative, got %v", c.Timeout)
+	}
+	return nil
+}
+
+// NewClient returns the api/v1 client for a connection.
+func NewClient(c Connection) (API, error) {
+	if err := c.Validate(); err != nil {
+		return nil, err
+	}
+	hc := config.HTTPClientConfig{
+		FollowRedirects: true,
+		EnableHTTP2:     true,
+		TLSConfig: config.TLSConfig{
+			CAFile: c.CAFile, CertFile: c.CertFile, KeyFile: c.KeyFile,
+			InsecureSkipVerify: c.InsecureSkipVerify,
+		},
+	}
+	if c.BearerTokenFile != "" {
+		hc.Authorization = &config.Authorization{Type: "Bearer", CredentialsFile: c.BearerTokenFile}
+	}
+	if c.Username != "" {
+		hc.BasicAuth = &config.BasicAuth{Username: c.Username, PasswordFile: c.PasswordFile}
+	}
+	if len(c.Headers) > 0 {
+		hc.HTTPHeaders = &config.Headers{Headers: map[string]config.Header{}}
+		for k, v := range c.Headers {
+			hc.HTTPHeaders.Headers[k] = config.Header{Values: []string{v}}
+		}
+	}
+	if err := hc.Validate(); err != nil {
+		return nil, fmt.Errorf("prometheus connection: %w", err)
+	}
+	rt, err := config.NewRoundTripperFromConfig(hc, "miner-detector")
+	if err != nil {
+		return nil, fmt.Errorf("prometheus connection: %w", err)
+	}
+	timeout := c.Timeout
+	if timeout == 0 {
+		timeout = 2 * time.Minute
+	}
+	client, err := api.NewClient(api.Config{Address: c.URL, Client: &http.Client{Transport: rt, Timeout: timeout}})
+	if err != nil {
+		return nil, fmt.Errorf("prometheus client: %w", err)
+	}
+	return v1.NewAPI(client), nil
+}

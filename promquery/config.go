@@ -1,0 +1,148 @@
+package promquery
+
+import (
+	"errors"
+	"fmt"
+	"regexp"
+	"time"
+
+	"github.com/prometheus/prometheus/promql/parser"
+)
+
+// Semantics is how the server's range selectors treat their left boundary.
+type Semantics string
+
+const (
+	// SemanticsAuto probes the server once per cycle.
+	SemanticsAuto Semantics = "auto"
+	// LeftOpen is Prometheus 3.x: [r] at t selects (t-r, t].
+	LeftOpen Semantics = "left-open"
+	// Closed is Prometheus 2.x: [r] at t selects [t-r, t].
+	Closed Semantics = "closed"
+)
+
+// LabelMapping names the labels that carry the workload. The zero value
+// detects per series: exported_namespace/exported_pod/exported_container when
+// exported_pod is present (a ServiceMonitor without honorLabels), else
+// namespace/pod/container.
+type LabelMapping struct {
+	Namespace string `json:"namespace"`
+	Pod       string `json:"pod"`
+	Container string `json:"container"`
+}
+
+// Config says what to read and how.
+type Config struct {
+	// Metric is the utilization gauge, 0..100.
+	Metric string `json:"metric"`
+	// Workload labels; zero value detects per series.
+	Workload LabelMapping `json:"workloadLabels"`
+	// GPU identity labels as dcgm-exporter names them.
+	NodeLabel  string `json:"nodeLabel"`
+	GPULabel   string `json:"gpuLabel"`
+	UUIDLabel  string `json:"uuidLabel"`
+	ModelLabel string `json:"modelLabel"`
+	// ExporterPods matches the pod label of dcgm-exporter itself: an idle GPU
+	// carries the exporter's own pod as its target label, and that is no
+	// workload.
+	ExporterPods string `json:"exporterPods"`
+	// Selector is an optional extra PromQL selector, e.g. {cluster="prod"}.
+	Selector string `json:"selector"`
+	// Namespaces, when set, keeps only these workload namespaces;
+	// ExcludeNamespaces drops these.
+	Namespaces        []string `json:"namespaces"`
+	ExcludeNamespaces []string `json:"excludeNamespaces"`
+	// MaxSamples is the server's --query.max-samples; every query is planned
+	// to load at most half of it.
+	MaxSamples int64 `json:"maxSamples"`
+	// Chunk is the length of one aggregation chunk; zero picks 5m (or 1m when
+	// the window is not a multiple of 5m).
+	Chunk time.Duration `json:"chunk"`
+	// MinScrapeInterval is the densest scrape interval assumed when planning
+	// query sizes (never for coverage).
+	MinScrapeInterval time.Duration `json:"minScrapeInterval"`
+	// RangeSemantics: auto, left-open or closed.
+	RangeSemantics Semantics `json:"rangeSemantics"`
+	// MaxRereads bounds how many chunks holding invalid samples are re-read
+	// raw per cycle to exclude exactly the bad samples; past it a bad chunk is
+	// excluded whole.
+	MaxRereads int `json:"maxRereads"`
+}
+
+// DefaultConfig reads dcgm-exporter's DCGM_FI_DEV_GPU_UTIL with its own label
+// names.
+func DefaultConfig() Config {
+	return Config{
+		Metric:            "DCGM_FI_DEV_GPU_UTIL",
+		NodeLabel:         "Hostname",
+		GPULabel:          "gpu",
+		UUIDLabel:         "UUID",
+		ModelLabel:        "modelName",
+		ExporterPods:      `^(nvidia-)?dcgm-exporter`,
+		MaxSamples:        50_000_000,
+		MinScrapeInterval: time.Second,
+		RangeSemantics:    SemanticsAuto,
+		MaxRereads:        200,
+	}
+}
+
+// Validate reports the first invalid field.
+func (c Config) Validate() error {
+	if !validName(c.Metric) {
+		return fmt.Errorf("metric: not a valid metric name: %q", c.Metric)
+	}
+	for field, v := range map[string]string{"nodeLabel": c.NodeLabel, "gpuLabel": c.GPULabel, "uuidLabel": c.UUIDLabel, "modelLabel": c.ModelLabel} {
+		if v == "" {
+			return fmt.Errorf("%s: must not be empty", field)
+		}
+	}
+	m := c.Workload
+	if (m.Namespace == "") != (m.Pod == "") {
+		return errors.New("workloadLabels: set namespace and pod together, or neither to detect them")
+	}
+	if _, err := regexp.Compile(c.ExporterPods); err != nil {
+		return fmt.Errorf("exporterPods: %w", err)
+	}
+	if c.Selector != "" {
+		if _, err := parseSelector(c.Selector); err != nil {
+			return fmt.Errorf("selector: %w", err)
+		}
+	}
+	switch {
+	case c.MaxSamples < 1000:
+		return fmt.Errorf("maxSamples: must be at least 1000, got %d", c.MaxSamples)
+	case c.Chunk < 0 || (c.Chunk > 0 && c.Chunk < time.Minute):
+		return fmt.Errorf("chunk: must be at least 1m, got %v", c.Chunk)
+	case c.MinScrapeInterval <= 0:
+		return fmt.Errorf("minScrapeInterval: must be positive, got %v", c.MinScrapeInterval)
+	case c.MaxRereads < 0:
+		return fmt.Errorf("maxRereads: must not be negative, got %d", c.MaxRereads)
+	}
+	switch c.RangeSemantics {
+	case SemanticsAuto, LeftOpen, Closed:
+	default:
+		return fmt.Errorf("rangeSemantics: must be auto, left-open or closed, got %q", c.RangeSemantics)
+	}
+	return nil
+}
+
+// ChunkFor picks the chunk length for a window: the configured one, else 5m,
+// else 1m. The window must be a multiple of it.
+func (c Config) ChunkFor(window time.Duration) (time.Duration, error) {
+	candidates := []time.Duration{5 * time.Minute, time.Minute}
+	if c.Chunk > 0 {
+		candidates = []time.Duration{c.Chunk}
+	}
+	for _, chunk := range candidates {
+		if window >= chunk && window%chunk == 0 {
+			return chunk, nil
+		}
+	}
+	return 0, fmt.Errorf("window %v is not a multiple of the chunk %v", window, candidates[0])
+}
+
+func validName(s string) bool {
+	return s != "" && regexp.MustCompile(`^[a-zA-Z_:][a-zA-Z0-9_:]*$`).MatchString(s)
+}
+
+var promqlParser = parser.NewParser(parser.Options{})

@@ -1,0 +1,107 @@
+package promquery
+
+import (
+	"fmt"
+	"slices"
+	"time"
+)
+
+// maxPointsPerSeries is Prometheus's limit on the points one range query may
+// return per series ("exceeded maximum resolution of 11,000 points").
+const maxPointsPerSeries = 11_000
+
+// QueryPlan is how one cycle's window is cut into queries that each stay
+// under the server's sample limit.
+type QueryPlan struct {
+	Chunk  time.Duration
+	Steps  int     // chunks in the window
+	Series int     // series of the metric in the window
+	Shards []Shard // partitions of the fleet by node
+	Slices []Slice // partitions of the window in time
+	// PeakSamples is the estimated most samples one query holds at once:
+	// series × (points returned + samples of one chunk), as the engine keeps
+	// every output point and the range of the series being evaluated.
+	PeakSamples int64
+}
+
+// Queries is how many range queries the plan runs.
+func (p QueryPlan) Queries() int { return len(p.Shards) * len(p.Slices) * len(stats) }
+
+// Shard is a set of nodes queried together; nil Nodes means the whole fleet.
+type Shard struct {
+	Nodes  []string
+	Series int
+}
+
+// Slice is a run of consecutive chunk ends [First, Last], each evaluated as
+// one step of a range query.
+type Slice struct {
+	First, Last time.Time
+}
+
+// planQueries cuts the window (end-window, end] into chunk-long steps and
+// picks the fewest queries whose estimated peak stays under half maxSamples:
+// the whole fleet at once, or time slices, or node shards, whichever needs
+// fewer queries. seriesPerNode counts the metric's series per node label
+// value ("" for series without one).
+func planQueries(seriesPerNode map[string]int, end time.Time, window, chunk, minInterval time.Duration, maxSamples int64) (QueryPlan, error) {
+	steps := int(window / chunk)
+	p := QueryPlan{Chunk: chunk, Steps: steps}
+	budget := maxSamples / 2
+	perChunk := int64((chunk + minInterval - 1) / minInterval)
+	nodes := make([]string, 0, len(seriesPerNode))
+	largest := 0
+	for n, c := range seriesPerNode {
+		nodes = append(nodes, n)
+		p.Series += c
+		largest = max(largest, c)
+	}
+	slices.Sort(nodes)
+	cost := func(series, steps int) int64 { return int64(series) * (int64(steps) + perChunk) }
+	maxSteps := func(series int) int { // most steps per query for this many series
+		if series == 0 {
+			return steps
+		}
+		return int(min(int64(maxPointsPerSeries), budget/int64(series)-perChunk))
+	}
+
+	// Option A: the whole fleet, sliced in time.
+	sliceSteps := min(steps, maxSteps(p.Series))
+	shards := []Shard{{Series: p.Series}}
+	if sliceSteps < 1 || ceilDiv(steps, max(sliceSteps, 1)) > 1 {
+		// Option B: node shards, sliced only as much as the largest node needs.
+		bSteps := min(steps, maxSteps(largest))
+		if bSteps < 1 {
+			return p, fmt.Errorf("one chunk of the largest node (%d series) would load %d samples, over half of maxSamples %d: raise maxSamples or shorten the chunk",
+				largest, cost(largest, 1), maxSamples)
+		}
+		var packed []Shard
+		for _, n := range nodes {
+			c := seriesPerNode[n]
+			if len(packed) == 0 || cost(packed[len(packed)-1].Series+c, bSteps) > budget {
+				packed = append(packed, Shard{})
+			}
+			last := &packed[len(packed)-1]
+			last.Nodes = append(last.Nodes, n)
+			last.Series += c
+		}
+		if sliceSteps < 1 || len(packed)*ceilDiv(steps, bSteps) < ceilDiv(steps, sliceSteps) {
+			shards, sliceSteps = packed, bSteps
+		}
+	}
+	p.Shards = shards
+	start := end.Add(-window)
+	for first := 1; first <= steps; first += sliceSteps {
+		last := min(steps, first+sliceSteps-1)
+		p.Slices = append(p.Slices, Slice{
+			First: start.Add(time.Duration(first) * chunk),
+			Last:  start.Add(time.Duration(last) * chunk),
+		})
+	}
+	for _, s := range p.Shards {
+		p.PeakSamples = max(p.PeakSamples, cost(s.Series, sliceSteps))
+	}
+	return p, nil
+}
+
+func ceilDiv(a, b int) int { return (a + b - 1) / b }

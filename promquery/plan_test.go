@@ -1,0 +1,96 @@
+package promquery
+
+import (
+	"fmt"
+	"testing"
+	"time"
+)
+
+var planEnd = time.Date(2026, 1, 5, 12, 0, 0, 0, time.UTC)
+
+func fleet(nodes, gpusPerNode int) map[string]int {
+	m := map[string]int{}
+	for i := range nodes {
+		m[fmt.Sprintf("node-%04d", i)] = gpusPerNode
+	}
+	return m
+}
+
+func TestPlanQueries(t *testing.T) {
+	cases := []struct {
+		name       string
+		perNode    map[string]int
+		window     time.Duration
+		maxSamples int64
+		shards     int
+		slices     int
+		wantErr    bool
+	}{
+		{"small fleet, one query per stat", fleet(10, 8), 24 * time.Hour, 50e6, 1, 1, false},
+		{"10k GPUs x 24h fit the default limit", fleet(1250, 8), 24 * time.Hour, 50e6, 1, 1, false},
+		{"10k GPUs x 7d still fit", fleet(1250, 8), 7 * 24 * time.Hour, 50e6, 1, 1, false},
+		{"20k GPUs x 7d need node shards", fleet(2500, 8), 7 * 24 * time.Hour, 50e6, 2, 1, false},
+		{"tight limit cuts time and fleet", fleet(1250, 8), 24 * time.Hour, 2e6, 0, 0, false},
+		{"one node too large for the limit", map[string]int{"huge": 5000}, time.Hour, 1e6, 0, 0, true},
+		{"empty fleet", map[string]int{}, time.Hour, 50e6, 1, 1, false},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			p, err := planQueries(c.perNode, planEnd, c.window, 5*time.Minute, time.Second, c.maxSamples)
+			if c.wantErr {
+				if err == nil {
+					t.Fatalf("want error, got plan %+v", p)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if c.shards > 0 && (len(p.Shards) != c.shards || len(p.Slices) != c.slices) {
+				t.Fatalf("%d shards × %d slices, want %d × %d", len(p.Shards), len(p.Slices), c.shards, c.slices)
+			}
+			checkPlan(t, p, c.perNode, c.window, c.maxSamples)
+		})
+	}
+}
+
+// checkPlan asserts the invariants: every chunk end in exactly one slice, every
+// node in exactly one shard, every query under half the limit.
+func checkPlan(t *testing.T, p QueryPlan, perNode map[string]int, window time.Duration, maxSamples int64) {
+	t.Helper()
+	if p.PeakSamples > maxSamples/2 {
+		t.Fatalf("peak %d over half of %d", p.PeakSamples, maxSamples)
+	}
+	seen := map[time.Time]int{}
+	for _, s := range p.Slices {
+		for ts := s.First; !ts.After(s.Last); ts = ts.Add(p.Chunk) {
+			seen[ts]++
+		}
+		if n := int(s.Last.Sub(s.First)/p.Chunk) + 1; n > maxPointsPerSeries {
+			t.Fatalf("slice of %d points", n)
+		}
+	}
+	for k := 1; k <= p.Steps; k++ {
+		ts := planEnd.Add(-window).Add(time.Duration(k) * p.Chunk)
+		if seen[ts] != 1 {
+			t.Fatalf("chunk ending %s evaluated %d times", ts, seen[ts])
+		}
+	}
+	if len(seen) != p.Steps {
+		t.Fatalf("%d chunk ends evaluated, want %d", len(seen), p.Steps)
+	}
+	if len(p.Shards) == 1 && p.Shards[0].Nodes == nil {
+		return
+	}
+	nodes := map[string]int{}
+	for _, s := range p.Shards {
+		for _, n := range s.Nodes {
+			nodes[n]++
+		}
+	}
+	for n := range perNode {
+		if nodes[n] != 1 {
+			t.Fatalf("node %s in %d shards", n, nodes[n])
+		}
+	}
+}

@@ -1,0 +1,252 @@
+package promquery
+
+import (
+	"cmp"
+	"context"
+	"fmt"
+	"math"
+	"slices"
+	"time"
+
+	"github.com/miner-detector/miner-detector/analyzer"
+	v1 "github.com/prometheus/client_golang/api/prometheus/v1"
+	"github.com/prometheus/common/model"
+	"github.com/prometheus/prometheus/model/labels"
+)
+
+// Reader reads one window of GPU utilization history as analyzer input.
+type Reader struct {
+	api  API
+	cfg  Config
+	attr attribution
+	// valid bounds a valid sample (the analyzer's range): chunks holding
+	// values outside it are re-read raw so exactly the bad samples are
+	// excluded.
+	validMin, validMax float64
+}
+
+// NewReader checks the configuration and returns a Reader. validMin and
+// validMax bound a valid sample, as the analyzer does.
+func NewReader(api API, cfg Config, validMin, validMax float64) (*Reader, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	return &Reader{api: api, cfg: cfg, attr: newAttribution(cfg), validMin: validMin, validMax: validMax}, nil
+}
+
+// Result is one window's data with what it took to read it.
+type Result struct {
+	Input analyzer.Input
+	// Warnings from the server, or from the join, mean the data may be
+	// partial: the cycle must take no action.
+	Warnings  []string
+	Semantics Semantics
+	Plan      QueryPlan
+	// Rereads counts chunks re-read raw because they held invalid samples.
+	Rereads int
+}
+
+// Read evaluates the window (end-window, end].
+func (r *Reader) Read(ctx context.Context, end time.Time, window time.Duration) (Result, error) {
+	res := Result{Input: analyzer.Input{End: end, Window: window}}
+	chunk, err := r.cfg.ChunkFor(window)
+	if err != nil {
+		return res, err
+	}
+	res.Input.Chunk = chunk
+	warn := func(ws []string) { res.Warnings = append(res.Warnings, ws...) }
+
+	if res.Semantics, err = r.semantics(ctx, end, warn); err != nil {
+		return res, err
+	}
+	base, err := r.cfg.baseMatchers()
+	if err != nil {
+		return res, err
+	}
+	perNode, err := r.seriesPerNode(ctx, base, end.Add(-window), end, warn)
+	if err != nil {
+		return res, err
+	}
+	if res.Plan, err = planQueries(perNode, end, window, chunk, r.cfg.MinScrapeInterval, r.cfg.MaxSamples); err != nil {
+		return res, fmt.Errorf("plan queries: %w", err)
+	}
+
+	joined := map[model.Fingerprint]*joinedSeries{}
+	for _, shard := range res.Plan.Shards {
+		ms := base
+		if shard.Nodes != nil && len(res.Plan.Shards) > 1 {
+			m, err := oneOf(r.cfg.NodeLabel, shard.Nodes)
+			if err != nil {
+				return res, fmt.Errorf("shard matcher: %w", err)
+			}
+			ms = append(slices.Clip(base), m)
+		}
+		sel := rangeOver(selector(r.cfg.Metric, ms), chunk, res.Semantics)
+		for _, sl := range res.Plan.Slices {
+			for i, s := range stats {
+				q := chunkExpr(s, sel)
+				v, ws, _, err := r.api.QueryRange(ctx, q, v1.Range{Start: sl.First, End: sl.Last, Step: chunk})
+				if err != nil {
+					return res, fmt.Errorf("query %s over %s..%s: %w", s, sl.First.Format(time.RFC3339), sl.Last.Format(time.RFC3339), err)
+				}
+				warn(ws)
+				m, ok := v.(model.Matrix)
+				if !ok {
+					return res, fmt.Errorf("query %s: got %s, want a matrix", s, v.Type())
+				}
+				join(joined, m, i)
+			}
+		}
+	}
+	if err := r.build(ctx, &res, joined, warn); err != nil {
+		return res, err
+	}
+	res.Warnings = dedupe(res.Warnings)
+	return res, nil
+}
+
+// semantics returns the configured range-selector semantics or probes the
+// server for them.
+func (r *Reader) semantics(ctx context.Context, end time.Time, warn func([]string)) (Semantics, error) {
+	if r.cfg.RangeSemantics != SemanticsAuto {
+		return r.cfg.RangeSemantics, nil
+	}
+	v, ws, _, err := r.api.Query(ctx, semanticsProbe, end.Truncate(30*time.Second))
+	if err != nil {
+		return "", fmt.Errorf("probe range-selector semantics: %w", err)
+	}
+	warn(ws)
+	if vec, ok := v.(model.Vector); ok && len(vec) == 1 {
+		switch vec[0].Value {
+		case 2:
+			return LeftOpen, nil
+		case 3:
+			return Closed, nil
+		}
+	}
+	return "", fmt.Errorf("probe range-selector semantics: unexpected answer %v to %s; set rangeSemantics to left-open (Prometheus 3) or closed (Prometheus 2)", v, semanticsProbe)
+}
+
+// seriesPerNode counts the metric's series in the window per node, from the
+// series index (no samples are read).
+func (r *Reader) seriesPerNode(ctx context.Context, base []*labels.Matcher, start, end time.Time, warn func([]string)) (map[string]int, error) {
+	sets, ws, _, err := r.api.Series(ctx, []string{selector(r.cfg.Metric, base).String()}, start, end)
+	if err != nil {
+		return nil, fmt.Errorf("list series: %w", err)
+	}
+	warn(ws)
+	out := map[string]int{}
+	for _, s := range sets {
+		out[string(s[model.LabelName(r.cfg.NodeLabel)])]++
+	}
+	return out, nil
+}
+
+// joinedSeries holds the five statistics of one series per chunk end.
+type joinedSeries struct {
+	metric model.Metric
+	chunks map[model.Time]*[5]float64
+	seen   map[model.Time]uint8 // bit i set: stats[i] present
+}
+
+func join(into map[model.Fingerprint]*joinedSeries, m model.Matrix, stat int) {
+	for _, ss := range m {
+		fp := ss.Metric.Fingerprint()
+		j := into[fp]
+		if j == nil {
+			j = &joinedSeries{metric: ss.Metric, chunks: map[model.Time]*[5]float64{}, seen: map[model.Time]uint8{}}
+			into[fp] = j
+		}
+		for _, p := range ss.Values {
+			c := j.chunks[p.Timestamp]
+			if c == nil {
+				c = new([5]float64)
+				j.chunks[p.Timestamp] = c
+			}
+			c[stat] = float64(p.Value)
+			j.seen[p.Timestamp] |= 1 << stat
+		}
+	}
+}
+
+// build turns joined statistics into analyzer series, re-reading chunks that
+// hold invalid samples.
+func (r *Reader) build(ctx context.Context, res *Result, joined map[model.Fingerprint]*joinedSeries, warn func([]string)) error {
+	all := uint8(1<<len(stats) - 1)
+	fps := make([]model.Fingerprint, 0, len(joined))
+	for fp := range joined {
+		fps = append(fps, fp)
+	}
+	slices.SortFunc(fps, func(a, b model.Fingerprint) int {
+		return cmp.Compare(joined[a].metric.String(), joined[b].metric.String())
+	})
+	for _, fp := range fps {
+		j := joined[fp]
+		w := r.attr.workload(j.metric)
+		if !r.attr.wanted(w) {
+			continue
+		}
+		s := analyzer.Series{GPU: r.attr.gpu(j.metric), Workload: w}
+		ts := make([]model.Time, 0, len(j.chunks))
+		for t := range j.chunks {
+			ts = append(ts, t)
+		}
+		slices.Sort(ts)
+		for _, t := range ts {
+			if j.seen[t] != all {
+				warn([]string{fmt.Sprintf("incomplete statistics for %s at %s: the server answered some of the five queries only", j.metric, t.Time().UTC().Format(time.RFC3339))})
+				continue
+			}
+			v := j.chunks[t]
+			c := analyzer.Chunk{End: t.Time(), Moments: analyzer.MomentsFromStats(v[0], v[1], v[2], v[3], v[4])}
+			if !c.Valid(r.validMin, r.validMax) {
+				if res.Rereads < r.cfg.MaxRereads {
+					res.Rereads++
+					var err error
+					if c, err = r.reread(ctx, j.metric, t.Time(), res.Input.Chunk, res.Semantics, warn); err != nil {
+						return err
+					}
+				} else {
+					// Too many bad chunks to re-read: exclude the chunk whole.
+					c = analyzer.Chunk{End: t.Time(), BadSamples: int64(math.Round(v[0]))}
+				}
+			}
+			s.Chunks = append(s.Chunks, c)
+		}
+		res.Input.Series = append(res.Input.Series, s)
+	}
+	return nil
+}
+
+// reread fetches one chunk's raw samples and computes its moments without the
+// invalid ones.
+func (r *Reader) reread(ctx context.Context, m model.Metric, end time.Time, chunk time.Duration, sem Semantics, warn func([]string)) (analyzer.Chunk, error) {
+	q := rangeOver(selector(r.cfg.Metric, exactly(r.cfg.Metric, m)), chunk, sem).String()
+	v, ws, _, err := r.api.Query(ctx, q, end)
+	if err != nil {
+		return analyzer.Chunk{}, fmt.Errorf("re-read chunk of %s at %s: %w", m, end.UTC().Format(time.RFC3339), err)
+	}
+	warn(ws)
+	var samples []float64
+	if mat, ok := v.(model.Matrix); ok {
+		for _, ss := range mat {
+			for _, p := range ss.Values {
+				samples = append(samples, float64(p.Value))
+			}
+		}
+	}
+	mo, bad := analyzer.MomentsOf(samples, r.validMin, r.validMax)
+	return analyzer.Chunk{End: end, Moments: mo, BadSamples: bad}, nil
+}
+
+func dedupe(ws []string) []string {
+	seen := map[string]bool{}
+	out := ws[:0]
+	for _, w := range ws {
+		if !seen[w] {
+			seen[w] = true
+			out = append(out, w)
+		}
+	}
+	return out
+}
