@@ -1,0 +1,297 @@
+// Package config is Miner Detector's one configuration loader: the YAML file
+// schema, its defaults, validation that names the field and the reason, and
+// secrets from the environment or files. It maps the file onto the configs of
+// promquery, analyzer and actions; it must not know how they work.
+package config
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/miner-detector/miner-detector/actions"
+	"github.com/miner-detector/miner-detector/analyzer"
+	"github.com/miner-detector/miner-detector/promquery"
+	"github.com/robfig/cron/v3"
+	"sigs.k8s.io/yaml"
+)
+
+// Window bounds: long enough to separate training from mining, at most a week.
+const (
+	MinWindow = 5 * time.Minute
+	MaxWindow = 7 * 24 * time.Hour
+)
+
+// Config is the whole configuration, as the YAML file spells it.
+type Config struct {
+	Prometheus Prometheus `json:"prometheus"`
+	Query      Query      `json:"query"`
+	// Window is how much history each cycle judges.
+	Window Duration `json:"window"`
+	// Schedule is the cron schedule of `run` (robfig/cron, 5 fields or a
+	// descriptor such as @every 5m).
+	Schedule string `json:"schedule"`
+	Rule     Rule   `json:"rule"`
+	// MinCoverage is the share of expected samples a GPU needs to be judged.
+	MinCoverage float64 `json:"minCoverage"`
+	// ScrapeInterval is the dcgm-exporter scrape interval; 0 detects it.
+	ScrapeInterval Duration `json:"scrapeInterval"`
+	Actions        Actions  `json:"actions"`
+	Slack          Slack    `json:"slack"`
+	State          State    `json:"state"`
+	// Listen is the address of /metrics, /healthz and /readyz.
+	Listen string `json:"listen"`
+}
+
+// Prometheus is how to reach the server.
+type Prometheus struct {
+	URL                string            `json:"url"`
+	BearerTokenFile    string            `json:"bearerTokenFile"`
+	Username           string            `json:"username"`
+	PasswordFile       string            `json:"passwordFile"`
+	CAFile             string            `json:"caFile"`
+	CertFile           string            `json:"certFile"`
+	KeyFile            string            `json:"keyFile"`
+	InsecureSkipVerify bool              `json:"insecureSkipVerify"`
+	Headers            map[string]string `json:"headers"`
+	Timeout            Duration          `json:"timeout"`
+}
+
+// Query is what to read.
+type Query struct {
+	Metric            string                 `json:"metric"`
+	WorkloadLabels    promquery.LabelMapping `json:"workloadLabels"`
+	NodeLabel         string                 `json:"nodeLabel"`
+	GPULabel          string                 `json:"gpuLabel"`
+	UUIDLabel         string                 `json:"uuidLabel"`
+	ModelLabel        string                 `json:"modelLabel"`
+	ExporterPods      string                 `json:"exporterPods"`
+	Selector          string                 `json:"selector"`
+	Namespaces        []string               `json:"namespaces"`
+	ExcludeNamespaces []string               `json:"excludeNamespaces"`
+	MaxSamples        int64                  `json:"maxSamples"`
+	Chunk             Duration               `json:"chunk"`
+	RangeSemantics    string                 `json:"rangeSemantics"`
+}
+
+// Rule holds the flat-high-utilization thresholds (strict comparisons).
+type Rule struct {
+	MeanAbove   float64 `json:"meanAbove"`
+	StdDevBelow float64 `json:"stddevBelow"`
+}
+
+// Actions is the enforcement policy.
+type Actions struct {
+	Enforce              bool                `json:"enforce"`
+	StrikesToEnforce     int                 `json:"strikesToEnforce"`
+	MaxDeletionsPerCycle int                 `json:"maxDeletionsPerCycle"`
+	ProtectedNamespaces  []string            `json:"protectedNamespaces"`
+	Exemptions           []actions.Exemption `json:"exemptions"`
+}
+
+// Slack is where findings are posted. The token comes from TokenFile or the
+// SLACK_BOT_TOKEN environment variable, never from the config file itself.
+type Slack struct {
+	Channel   string `json:"channel"`
+	TokenFile string `json:"tokenFile"`
+	// APIURL overrides Slack's API address (proxies, tests).
+	APIURL string `json:"apiURL"`
+	// Token is resolved at load time; it is not a file field.
+	Token string `json:"-"`
+}
+
+// State is where restart-safe state (strikes, notifications) is kept: a
+// ConfigMap in Namespace (default: the pod's own, from POD_NAMESPACE).
+type State struct {
+	ConfigMap string `json:"configMap"`
+	Namespace string `json:"namespace"`
+}
+
+// Default is the documented default configuration.
+func Default() Config {
+	q := promquery.DefaultConfig()
+	a := analyzer.DefaultConfig()
+	p := actions.DefaultPolicy()
+	return Config{
+		Prometheus: Prometheus{Timeout: Duration(2 * time.Minute)},
+		Query: Query{
+			Metric: q.Metric, NodeLabel: q.NodeLabel, GPULabel: q.GPULabel, UUIDLabel: q.UUIDLabel,
+			ModelLabel: q.ModelLabel, ExporterPods: q.ExporterPods, MaxSamples: q.MaxSamples,
+			RangeSemantics: string(q.RangeSemantics),
+		},
+		Window:      Duration(time.Hour),
+		Schedule:    "*/5 * * * *",
+		Rule:        Rule{MeanAbove: a.FlatHighUtil.MeanAbove, StdDevBelow: a.FlatHighUtil.StdDevBelow},
+		MinCoverage: a.MinCoverage,
+		Actions: Actions{
+			StrikesToEnforce: p.StrikesToEnforce, MaxDeletionsPerCycle: p.MaxDeletionsPerCycle,
+			ProtectedNamespaces: p.ProtectedNamespaces,
+		},
+		State:  State{ConfigMap: "miner-detector-state"},
+		Listen: ":8080",
+	}
+}
+
+// Load reads a YAML file over the defaults (unknown fields are errors), then
+// resolves secrets from the environment. An empty path means defaults only.
+func Load(path string) (Config, error) {
+	c := Default()
+	if path != "" {
+		raw, err := os.ReadFile(path)
+		if err != nil {
+			return c, fmt.Errorf("read config: %w", err)
+		}
+		if err := Parse(raw, &c); err != nil {
+			return c, fmt.Errorf("config %s: %w", path, err)
+		}
+	}
+	return c, nil
+}
+
+// Parse decodes YAML onto c, rejecting unknown fields.
+func Parse(raw []byte, c *Config) error {
+	js, err := yaml.YAMLToJSON(raw)
+	if err != nil {
+		return err
+	}
+	dec := json.NewDecoder(bytes.NewReader(js))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(c); err != nil {
+		return fieldError(err, js)
+	}
+	return nil
+}
+
+// ResolveSecrets fills the Slack token from its file or SLACK_BOT_TOKEN.
+func (c *Config) ResolveSecrets(getenv func(string) string) error {
+	switch {
+	case c.Slack.TokenFile != "":
+		b, err := os.ReadFile(c.Slack.TokenFile)
+		if err != nil {
+			return fmt.Errorf("slack.tokenFile: %w", err)
+		}
+		c.Slack.Token = strings.TrimSpace(string(b))
+	case getenv("SLACK_BOT_TOKEN") != "":
+		c.Slack.Token = getenv("SLACK_BOT_TOKEN")
+	}
+	if c.State.Namespace == "" {
+		c.State.Namespace = getenv("POD_NAMESPACE")
+	}
+	return nil
+}
+
+// Validate checks every field; each error names its field and the reason.
+func (c Config) Validate() error {
+	var errs []error
+	add := func(err error) {
+		if err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if w := c.Window.D(); w < MinWindow || w > MaxWindow {
+		add(fmt.Errorf("window: must be between 5m and 7d, got %v", w))
+	} else if _, err := c.PromQuery().ChunkFor(w); err != nil {
+		add(fmt.Errorf("window: %w", err))
+	}
+	if _, err := cron.ParseStandard(c.Schedule); err != nil {
+		add(fmt.Errorf("schedule: %w", err))
+	}
+	add(c.Analyzer().Validate())
+	add(c.PromQuery().Validate())
+	add(c.Policy().Validate())
+	if c.Slack.Token != "" && c.Slack.Channel == "" {
+		add(errors.New("slack.channel: must be set when a Slack token is given"))
+	}
+	if c.Listen == "" {
+		add(errors.New("listen: must not be empty"))
+	}
+	return errors.Join(errs...)
+}
+
+// Connection is the Prometheus connection.
+func (c Config) Connection() promquery.Connection {
+	p := c.Prometheus
+	return promquery.Connection{
+		URL: p.URL, BearerTokenFile: p.BearerTokenFile, Username: p.Username, PasswordFile: p.PasswordFile,
+		CAFile: p.CAFile, CertFile: p.CertFile, KeyFile: p.KeyFile, InsecureSkipVerify: p.InsecureSkipVerify,
+		Headers: p.Headers, Timeout: p.Timeout.D(),
+	}
+}
+
+// PromQuery is the query configuration.
+func (c Config) PromQuery() promquery.Config {
+	q := promquery.DefaultConfig()
+	q.Metric, q.Workload = c.Query.Metric, c.Query.WorkloadLabels
+	q.NodeLabel, q.GPULabel, q.UUIDLabel, q.ModelLabel = c.Query.NodeLabel, c.Query.GPULabel, c.Query.UUIDLabel, c.Query.ModelLabel
+	q.ExporterPods, q.Selector = c.Query.ExporterPods, c.Query.Selector
+	q.Namespaces, q.ExcludeNamespaces = c.Query.Namespaces, c.Query.ExcludeNamespaces
+	q.MaxSamples, q.Chunk = c.Query.MaxSamples, c.Query.Chunk.D()
+	q.RangeSemantics = promquery.Semantics(c.Query.RangeSemantics)
+	return q
+}
+
+// Analyzer is the analyzer configuration.
+func (c Config) Analyzer() analyzer.Config {
+	a := analyzer.DefaultConfig()
+	a.FlatHighUtil = analyzer.FlatHighUtil{MeanAbove: c.Rule.MeanAbove, StdDevBelow: c.Rule.StdDevBelow}
+	a.MinCoverage = c.MinCoverage
+	a.ScrapeInterval = c.ScrapeInterval.D()
+	return a
+}
+
+// Policy is the actions policy.
+func (c Config) Policy() actions.Policy {
+	return actions.Policy{
+		Enforce:              c.Actions.Enforce,
+		StrikesToEnforce:     c.Actions.StrikesToEnforce,
+		MaxDeletionsPerCycle: c.Actions.MaxDeletionsPerCycle,
+		ProtectedNamespaces:  c.Actions.ProtectedNamespaces,
+		Exemptions:           c.Actions.Exemptions,
+	}
+}
+
+// fieldError turns a JSON decoding error into one that names the field.
+func fieldError(err error, js []byte) error {
+	var te *json.UnmarshalTypeError
+	if errors.As(err, &te) {
+		return fmt.Errorf("%s: expected %s, got %s", te.Field, te.Type, te.Value)
+	}
+	var de *durationError
+	if errors.As(err, &de) {
+		var doc any
+		if json.Unmarshal(js, &doc) == nil {
+			if path := findValue(doc, de.value, ""); path != "" {
+				return fmt.Errorf("%s: %w", path, de)
+			}
+		}
+		return de
+	}
+	return err
+}
+
+// findValue returns the dotted path of the first string equal to v.
+func findValue(doc any, v, path string) string {
+	switch d := doc.(type) {
+	case string:
+		if d == v {
+			return path
+		}
+	case map[string]any:
+		for k, x := range d {
+			if p := findValue(x, v, strings.TrimPrefix(path+"."+k, ".")); p != "" {
+				return p
+			}
+		}
+	case []any:
+		for i, x := range d {
+			if p := findValue(x, v, fmt.Sprintf("%s[%d]", path, i)); p != "" {
+				return p
+			}
+		}
+	}
+	return ""
+}

@@ -1,0 +1,108 @@
+package config
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestDefaultIsValid(t *testing.T) {
+	c := Default()
+	c.Prometheus.URL = "http://prometheus:9090"
+	if err := c.Validate(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestLoadFile(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "config.yaml")
+	body := `
+prometheus:
+  url: https://mimir.example/prometheus
+  headers: {X-Scope-OrgID: gpu-team}
+window: 6h
+scrapeInterval: 30s
+rule: {meanAbove: 90, stddevBelow: 3}
+query:
+  selector: '{cluster="prod"}'
+  chunk: 10m
+actions:
+  enforce: true
+  exemptions:
+    - {namespace: research, pod: "long-train-*"}
+slack: {channel: "#gpu-abuse"}
+`
+	if err := os.WriteFile(path, []byte(body), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	c, err := Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	if c.Window.D() != 6*time.Hour || c.Analyzer().ScrapeInterval != 30*time.Second || c.Analyzer().FlatHighUtil.MeanAbove != 90 {
+		t.Fatalf("window %v interval %v rule %+v", c.Window, c.ScrapeInterval, c.Rule)
+	}
+	if !c.Policy().Enforce || c.Policy().StrikesToEnforce != 2 || len(c.Policy().Exemptions) != 1 {
+		t.Fatalf("policy %+v", c.Policy())
+	}
+	if q := c.PromQuery(); q.Chunk != 10*time.Minute || q.Metric != "DCGM_FI_DEV_GPU_UTIL" || q.Selector != `{cluster="prod"}` {
+		t.Fatalf("query %+v", q)
+	}
+	if c.Connection().Headers["X-Scope-OrgID"] != "gpu-team" {
+		t.Fatalf("headers %v", c.Connection().Headers)
+	}
+}
+
+// A bad config stops start-up with the field and the reason.
+func TestBadConfigNamesFieldAndReason(t *testing.T) {
+	cases := map[string]string{
+		"window: 3s":                     "window: must be between 5m and 7d, got 3s",
+		"window: 7m\nquery: {chunk: 5m}": "window: window 7m0s is not a multiple of the chunk 5m0s",
+		"window: banana":                 `window: not a duration: "banana"`,
+		"query: {chunk: soon}":           `query.chunk: not a duration`,
+		"schedule: every day":            "schedule:",
+		"minCoverage: 2":                 "minCoverage: must be in (0, 1]",
+		"rule: {meanAbove: 120}":         "rule.meanAbove",
+		"actions: {strikesToEnforce: 0}": "strikesToEnforce: must be >= 1",
+		"query: {rangeSemantics: open}":  "rangeSemantics",
+		"windw: 1h":                      `unknown field "windw"`,
+		"minCoverage: lots":              "minCoverage: expected float64",
+	}
+	for body, want := range cases {
+		c := Default()
+		c.Prometheus.URL = "http://p:9090"
+		err := Parse([]byte(body), &c)
+		if err == nil {
+			err = c.Validate()
+		}
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("%q: got %v, want an error containing %q", body, err, want)
+		}
+	}
+}
+
+func TestSecretsFromFileOrEnv(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "token")
+	if err := os.WriteFile(file, []byte("xoxb-file\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	env := map[string]string{"SLACK_BOT_TOKEN": "xoxb-env", "POD_NAMESPACE": "miner-detector"}
+	c := Default()
+	if err := c.ResolveSecrets(func(k string) string { return env[k] }); err != nil || c.Slack.Token != "xoxb-env" || c.State.Namespace != "miner-detector" {
+		t.Fatalf("env: %v %q %q", err, c.Slack.Token, c.State.Namespace)
+	}
+	c = Default()
+	c.Slack.TokenFile = file
+	if err := c.ResolveSecrets(func(k string) string { return env[k] }); err != nil || c.Slack.Token != "xoxb-file" {
+		t.Fatalf("file: %v %q", err, c.Slack.Token)
+	}
+	c.Slack.TokenFile = file + ".missing"
+	if err := c.ResolveSecrets(func(string) string { return "" }); err == nil || !strings.Contains(err.Error(), "slack.tokenFile") {
+		t.Fatalf("missing token file: %v", err)
+	}
+}
