@@ -1,0 +1,154 @@
+// Package metrics holds Miner Detector's own Prometheus metrics: what each
+// cycle saw and did, for dashboards and Alertmanager rules. It knows the
+// cycle's outcome types, not how they were computed.
+package metrics
+
+import (
+	"strconv"
+	"time"
+
+	"github.com/miner-detector/miner-detector/analyzer"
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// Cycle results.
+const (
+	ResultSuccess = "success"
+	// ResultPartial: Prometheus answered with warnings; no action was taken.
+	ResultPartial = "partial"
+	ResultFailed  = "failed"
+)
+
+// Metrics are the detector's own metrics, registered on one registry.
+type Metrics struct {
+	Registry       *prometheus.Registry
+	cycles         *prometheus.CounterVec
+	duration       prometheus.Histogram
+	lastSuccess    prometheus.Gauge
+	gpus           prometheus.Gauge
+	unattributed   prometheus.Gauge
+	badSamples     prometheus.Gauge
+	pods           *prometheus.GaugeVec
+	suspect        *prometheus.GaugeVec
+	suspectMean    *prometheus.GaugeVec
+	suspectStdDev  *prometheus.GaugeVec
+	actions        *prometheus.CounterVec
+	queries        prometheus.Gauge
+	querySeries    prometheus.Gauge
+	queryPeak      prometheus.Gauge
+	windowSeconds  prometheus.Gauge
+	scrapeInterval prometheus.Gauge
+}
+
+// New registers the metrics (and the Go and process collectors) on a new
+// registry.
+func New() *Metrics {
+	r := prometheus.NewRegistry()
+	f := func(c prometheus.Collector) { r.MustRegister(c) }
+	m := &Metrics{Registry: r}
+	m.cycles = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "miner_detector_cycles_total",
+		Help: "Detection cycles by result: success, partial (Prometheus warned: no action taken) or failed."}, []string{"result"})
+	m.duration = prometheus.NewHistogram(prometheus.HistogramOpts{Name: "miner_detector_cycle_duration_seconds",
+		Help: "Wall time of one detection cycle.", Buckets: prometheus.ExponentialBuckets(0.05, 2, 14)})
+	m.lastSuccess = prometheus.NewGauge(prometheus.GaugeOpts{Name: "miner_detector_last_success_timestamp_seconds",
+		Help: "Unix time of the last cycle that completed with complete data."})
+	m.gpus = prometheus.NewGauge(prometheus.GaugeOpts{Name: "miner_detector_gpus_evaluated",
+		Help: "GPU-pod pairs judged in the last cycle."})
+	m.unattributed = prometheus.NewGauge(prometheus.GaugeOpts{Name: "miner_detector_unattributed_gpus",
+		Help: "GPUs with samples but no workload pod in the last cycle's window."})
+	m.badSamples = prometheus.NewGauge(prometheus.GaugeOpts{Name: "miner_detector_bad_samples",
+		Help: "Samples excluded in the last cycle as NaN, infinite or out of range."})
+	m.pods = prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "miner_detector_pods",
+		Help: "Pods by verdict in the last cycle."}, []string{"verdict"})
+	suspectLabels := []string{"namespace", "pod", "node", "shared"}
+	m.suspect = prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "miner_detector_suspect_pod",
+		Help: "1 for each pod judged a miner in the last cycle."}, suspectLabels)
+	m.suspectMean = prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "miner_detector_suspect_pod_gpu_utilization_mean",
+		Help: "Window mean GPU utilization (%) of the deciding GPU of each suspect pod."}, suspectLabels)
+	m.suspectStdDev = prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "miner_detector_suspect_pod_gpu_utilization_stddev",
+		Help: "Window population stddev of GPU utilization of the deciding GPU of each suspect pod."}, suspectLabels)
+	m.actions = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "miner_detector_actions_total",
+		Help: "Actions by kind (record, notify, delete, skip_delete) and result."}, []string{"kind", "result"})
+	m.queries = prometheus.NewGauge(prometheus.GaugeOpts{Name: "miner_detector_prometheus_queries",
+		Help: "Range queries the last cycle ran."})
+	m.querySeries = prometheus.NewGauge(prometheus.GaugeOpts{Name: "miner_detector_prometheus_series",
+		Help: "Utilization series in the last cycle's window."})
+	m.queryPeak = prometheus.NewGauge(prometheus.GaugeOpts{Name: "miner_detector_prometheus_query_peak_samples",
+		Help: "Estimated most samples one query of the last cycle loaded (planned under half of maxSamples)."})
+	m.windowSeconds = prometheus.NewGauge(prometheus.GaugeOpts{Name: "miner_detector_window_seconds",
+		Help: "Length of the evaluation window."})
+	m.scrapeInterval = prometheus.NewGauge(prometheus.GaugeOpts{Name: "miner_detector_scrape_interval_seconds",
+		Help: "Scrape interval used for coverage (configured or detected)."})
+	for _, c := range []prometheus.Collector{m.cycles, m.duration, m.lastSuccess, m.gpus, m.unattributed, m.badSamples,
+		m.pods, m.suspect, m.suspectMean, m.suspectStdDev, m.actions, m.queries, m.querySeries, m.queryPeak,
+		m.windowSeconds, m.scrapeInterval} {
+		f(c)
+	}
+	f(prometheus.NewGoCollector())
+	f(prometheus.NewProcessCollector(prometheus.ProcessCollectorOpts{}))
+	for _, res := range []string{ResultSuccess, ResultPartial, ResultFailed} {
+		m.cycles.WithLabelValues(res)
+	}
+	return m
+}
+
+// CycleDone records a cycle's result and duration.
+func (m *Metrics) CycleDone(result string, took time.Duration, now time.Time) {
+	m.cycles.WithLabelValues(result).Inc()
+	m.duration.Observe(took.Seconds())
+	if result == ResultSuccess {
+		m.lastSuccess.Set(float64(now.Unix()))
+	}
+}
+
+// Queries records the size of the cycle's queries.
+func (m *Metrics) Queries(queries, series int, peakSamples int64) {
+	m.queries.Set(float64(queries))
+	m.querySeries.Set(float64(series))
+	m.queryPeak.Set(float64(peakSamples))
+}
+
+// Report records what the analyzer found. The suspect gauges are rebuilt each
+// cycle, so a pod no longer judged a miner disappears from them.
+func (m *Metrics) Report(r analyzer.Report) {
+	m.windowSeconds.Set(r.Window.Seconds())
+	m.scrapeInterval.Set(r.ScrapeInterval.Seconds())
+	m.unattributed.Set(float64(len(r.UnattributedGPUs)))
+	counts := map[analyzer.Verdict]int{}
+	gpus, bad := 0, int64(0)
+	m.suspect.Reset()
+	m.suspectMean.Reset()
+	m.suspectStdDev.Reset()
+	for _, p := range r.Pods {
+		counts[p.Verdict]++
+		gpus += len(p.GPUs)
+		for _, g := range p.GPUs {
+			bad += g.BadSamples
+		}
+		if p.Verdict != analyzer.Miner {
+			continue
+		}
+		lv := []string{p.Namespace, p.Pod, p.Node, strconv.FormatBool(p.Shared)}
+		m.suspect.WithLabelValues(lv...).Set(1)
+		for _, g := range p.GPUs {
+			if g.Verdict == analyzer.Miner {
+				m.suspectMean.WithLabelValues(lv...).Set(g.Mean)
+				m.suspectStdDev.WithLabelValues(lv...).Set(g.StdDev())
+				break
+			}
+		}
+	}
+	for _, g := range r.UnattributedGPUs {
+		bad += g.BadSamples
+	}
+	for _, v := range analyzer.Verdicts() {
+		m.pods.WithLabelValues(string(v)).Set(float64(counts[v]))
+	}
+	m.gpus.Set(float64(gpus))
+	m.badSamples.Set(float64(bad))
+}
+
+// Action counts one executed (or skipped) action.
+func (m *Metrics) Action(kind, result string) {
+	m.actions.WithLabelValues(kind, result).Inc()
+}
