@@ -46,8 +46,10 @@ type Result struct {
 	Rereads int
 }
 
-// Read evaluates the window (end-window, end].
+// Read evaluates the window (end-window, end]. end is truncated to the
+// millisecond, Prometheus's resolution, so chunk ends match the answers.
 func (r *Reader) Read(ctx context.Context, end time.Time, window time.Duration) (Result, error) {
+	end = end.Truncate(time.Millisecond)
 	res := Result{Input: analyzer.Input{End: end, Window: window}}
 	chunk, err := r.cfg.ChunkFor(window)
 	if err != nil {

@@ -152,3 +152,8 @@ func (m *Metrics) Report(r analyzer.Report) {
 func (m *Metrics) Action(kind, result string) {
 	m.actions.WithLabelValues(kind, result).Inc()
 }
+
+// CyclesCounter is the cycles counter for one result (for tests and checks).
+func (m *Metrics) CyclesCounter(result string) prometheus.Counter {
+	return m.cycles.WithLabelValues(result)
+}

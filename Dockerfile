@@ -1,0 +1,17 @@
+# Build: a static binary, version stamped (the same command as `make build`).
+FROM golang:1.26-bookworm AS build
+WORKDIR /src
+COPY go.mod go.sum ./
+RUN go mod download
+COPY . .
+ARG VERSION=dev
+RUN CGO_ENABLED=0 go build -trimpath -ldflags "-s -w -X main.version=${VERSION}" \
+      -o /out/miner-detector ./cmd/miner-detector
+
+# Run: no shell, no nvidia-smi, non-root.
+FROM gcr.io/distroless/static-debian12:nonroot
+COPY --from=build /out/miner-detector /miner-detector
+USER 65532:65532
+EXPOSE 8080
+ENTRYPOINT ["/miner-detector"]
+CMD ["run"]

@@ -1,0 +1,238 @@
+package actions
+
+import (
+	"cmp"
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/miner-detector/miner-detector/analyzer"
+)
+
+// StepKind is what a step does.
+type StepKind string
+
+const (
+	// StepRecord records the finding: structured log and a Kubernetes Event
+	// on the pod. Every miner pod, every cycle.
+	StepRecord StepKind = "record"
+	// StepNotify posts the finding to Slack, once per standing finding.
+	StepNotify StepKind = "notify"
+	// StepDelete deletes the pod (enforce mode only).
+	StepDelete StepKind = "delete"
+	// StepSkipDelete says why a miner pod is not deleted this cycle.
+	StepSkipDelete StepKind = "skip_delete"
+)
+
+// Reasons a step carries that callers may compare against.
+const (
+	ReasonDryRun     = "dry-run: would delete"
+	ReasonSharedOnly = "miner only on shared (time-sliced) GPUs"
+	// ReasonAlreadyDeleted: the pod was deleted and the window still holds
+	// its samples.
+	ReasonAlreadyDeleted = "already deleted; the window still holds its samples"
+)
+
+// Step is one action of a plan.
+type Step struct {
+	Kind StepKind
+	Pod  analyzer.PodKey
+	// Node is where the deletion evidence was seen (the first non-shared
+	// miner GPU's node, else the pod report's node).
+	Node string
+	// Strikes counts consecutive cycles with a miner verdict, this one
+	// included.
+	Strikes int
+	// Report is a copy of the pod's report, shared by the pod's steps:
+	// read it, do not modify it.
+	Report *analyzer.PodReport
+	// Reason explains the step; for skip_delete, why the pod is not deleted.
+	Reason string
+	// Decision is the pod's deletion decision this cycle in words, the same
+	// on all of its steps: "delete: strike 2 of 2", "dry-run: would delete",
+	// "no deletion: strike 1 of 2".
+	Decision string
+}
+
+// Plan is every step of one cycle, ordered by namespace/pod and, within a
+// pod, record, notify, then delete or skip_delete.
+type Plan struct {
+	Enforce bool
+	Steps   []Step
+}
+
+// Summary counts a plan's pods and steps.
+type Summary struct {
+	MinerPods  int `json:"miner_pods"`
+	Record     int `json:"record"`
+	Notify     int `json:"notify"`
+	Delete     int `json:"delete"`
+	SkipDelete int `json:"skip_delete"`
+}
+
+// Summary counts the plan's steps by kind; MinerPods is the number of record
+// steps (one per miner pod).
+func (p Plan) Summary() Summary {
+	var s Summary
+	for _, st := range p.Steps {
+		switch st.Kind {
+		case StepRecord:
+			s.Record++
+			s.MinerPods++
+		case StepNotify:
+			s.Notify++
+		case StepDelete:
+			s.Delete++
+		case StepSkipDelete:
+			s.SkipDelete++
+		}
+	}
+	return s
+}
+
+func (s Summary) String() string {
+	return fmt.Sprintf("%d miner pods: %d record, %d notify, %d delete, %d skip_delete",
+		s.MinerPods, s.Record, s.Notify, s.Delete, s.SkipDelete)
+}
+
+// BuildPlan decides this cycle's steps from the analyzer's pod reports and
+// the previous State, and returns the next State. It is pure: no clock, no
+// I/O; its times come from the evidence.
+//
+// Strikes count consecutive cycles: a miner verdict adds one; a benign pod,
+// or one absent from the reports, loses its entry (strikes reset, so a later
+// finding is notified again); insufficient_data keeps the entry as it was,
+// neither adding a strike nor resetting.
+//
+// A miner pod is deleted only in enforce mode, with at least
+// StrikesToEnforce strikes, not protected (Policy.Protected), with at least
+// one non-shared GPU judged miner, its evidence on one node, and while the
+// cycle's deletion cap is not reached. Dry-run applies the same checks, cap
+// included, and says "dry-run: would delete" where enforce would delete.
+//
+// A deleted pod stays in the reports while the window still holds its
+// samples: it then gets a single skip_delete, no Event, no notification, and
+// does not count against the cap. A miner under its name whose evidence all
+// follows the deletion is a new pod and a new finding.
+func BuildPlan(pods []analyzer.PodReport, prev State, p Policy) (Plan, State) {
+	plan := Plan{Enforce: p.Enforce}
+	next := State{Pods: map[string]PodState{}}
+	deletions := 0
+	for _, r := range sortedUnique(pods) {
+		key := r.PodKey.String()
+		old, had := prev.Pods[key]
+		switch {
+		case r.Verdict == analyzer.InsufficientData && had:
+			next.Pods[key] = old
+			continue
+		case r.Verdict != analyzer.Miner:
+			continue
+		case old.Deleted && !evidenceStart(r).After(old.DeletedAt):
+			next.Pods[key] = old
+			reason := ReasonAlreadyDeleted
+			plan.Steps = append(plan.Steps, Step{
+				Kind: StepSkipDelete, Pod: r.PodKey, Node: r.Node, Strikes: old.Strikes,
+				Report: &r, Reason: reason, Decision: "no deletion: " + reason,
+			})
+			continue
+		case old.Deleted:
+			old = PodState{} // a new pod under the deleted pod's name
+		}
+
+		ps := old
+		ps.Strikes++
+		if seen := evidenceEnd(r); !seen.IsZero() {
+			if ps.FirstSeen.IsZero() {
+				ps.FirstSeen = seen
+			}
+			ps.LastSeen = seen
+		}
+		next.Pods[key] = ps
+
+		step := Step{Pod: r.PodKey, Strikes: ps.Strikes, Report: &r}
+		var kind StepKind
+		kind, step.Node, step.Reason = decideDeletion(r, ps.Strikes, p, &deletions)
+		switch {
+		case kind == StepDelete:
+			step.Decision = "delete: " + step.Reason
+		case step.Reason == ReasonDryRun:
+			step.Decision = ReasonDryRun
+		default:
+			step.Decision = "no deletion: " + step.Reason
+		}
+		plan.Steps = append(plan.Steps, with(step, StepRecord, fmt.Sprintf("miner, strike %d", ps.Strikes)))
+		if !ps.Notified {
+			plan.Steps = append(plan.Steps, with(step, StepNotify, "new finding"))
+		}
+		plan.Steps = append(plan.Steps, with(step, kind, step.Reason))
+	}
+	return plan, next
+}
+
+// decideDeletion returns delete or skip_delete for a miner pod, the node of
+// its deletion evidence, and the reason; a deletion (or, in dry-run, a
+// deletion that enforce would make) counts against the cap.
+func decideDeletion(r analyzer.PodReport, strikes int, p Policy, deletions *int) (StepKind, string, string) {
+	node, whyNot := deletionEvidence(r)
+	if node == "" {
+		node = r.Node
+	}
+	if protected, why := p.Protected(r.PodKey); protected {
+		return StepSkipDelete, node, why
+	}
+	switch {
+	case whyNot != "":
+		return StepSkipDelete, node, whyNot
+	case strikes < p.StrikesToEnforce:
+		return StepSkipDelete, node, fmt.Sprintf("strike %d of %d", strikes, p.StrikesToEnforce)
+	case *deletions >= p.MaxDeletionsPerCycle:
+		return StepSkipDelete, node, fmt.Sprintf("per-cycle deletion cap %d reached", p.MaxDeletionsPerCycle)
+	}
+	*deletions++
+	if !p.Enforce {
+		return StepSkipDelete, node, ReasonDryRun
+	}
+	return StepDelete, node, fmt.Sprintf("strike %d of %d", strikes, p.StrikesToEnforce)
+}
+
+func with(s Step, kind StepKind, reason string) Step {
+	s.Kind, s.Reason = kind, reason
+	return s
+}
+
+// deletionEvidence returns the node of the pod's deletion evidence: GPUs
+// judged miner that no other pod used at the same time. When there is none,
+// or it spans several nodes (the name was reused by a pod elsewhere), it
+// returns why the pod must not be deleted.
+func deletionEvidence(r analyzer.PodReport) (node, whyNot string) {
+	var nodes []string
+	for _, g := range r.GPUs {
+		if g.Verdict == analyzer.Miner && !g.Shared && !slices.Contains(nodes, g.Node) {
+			nodes = append(nodes, g.Node)
+		}
+	}
+	switch len(nodes) {
+	case 0:
+		return "", ReasonSharedOnly
+	case 1:
+		return nodes[0], ""
+	default:
+		slices.Sort(nodes)
+		return "", "miner evidence on several nodes (" + strings.Join(nodes, ", ") + "): pod name reused?"
+	}
+}
+
+// sortedUnique orders reports by namespace/pod; of duplicates, the most
+// severe verdict is kept.
+func sortedUnique(pods []analyzer.PodReport) []analyzer.PodReport {
+	out := slices.Clone(pods)
+	out = slices.DeleteFunc(out, func(r analyzer.PodReport) bool { return r.Pod == "" })
+	slices.SortStableFunc(out, func(a, b analyzer.PodReport) int {
+		return cmp.Or(
+			cmp.Compare(a.Namespace, b.Namespace),
+			cmp.Compare(a.Pod, b.Pod),
+			cmp.Compare(b.Verdict.Severity(), a.Verdict.Severity()),
+		)
+	})
+	return slices.CompactFunc(out, func(a, b analyzer.PodReport) bool { return a.PodKey == b.PodKey })
+}

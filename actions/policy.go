@@ -1,0 +1,129 @@
+package actions
+
+import (
+	"errors"
+	"fmt"
+	"path"
+
+	"github.com/miner-detector/miner-detector/analyzer"
+)
+
+// Policy is the operator's say over what actions may do. The zero value is not
+// valid; start from DefaultPolicy.
+type Policy struct {
+	// Enforce deletes pods; false is dry-run (report only), the default.
+	Enforce bool `json:"enforce"`
+	// StrikesToEnforce is how many consecutive cycles a pod must be judged a
+	// miner before it is deleted: one bad window never deletes a pod.
+	StrikesToEnforce int `json:"strikesToEnforce"`
+	// MaxDeletionsPerCycle caps the deletions of one cycle.
+	MaxDeletionsPerCycle int `json:"maxDeletionsPerCycle"`
+	// ProtectedNamespaces are never touched: findings there are recorded and
+	// notified, never deleted. Entries are shell patterns (path.Match).
+	ProtectedNamespaces []string `json:"protectedNamespaces"`
+	// Exemptions are pods the operator exempts from deletion. They come from
+	// the operator's configuration only, never from a label or annotation a
+	// tenant can set on its own pod.
+	Exemptions []Exemption `json:"exemptions"`
+}
+
+// Exemption matches pods by shell patterns (path.Match) on namespace and pod
+// name; an empty field matches everything ("*"), but not both at once.
+type Exemption struct {
+	Namespace string `json:"namespace"`
+	Pod       string `json:"pod"`
+}
+
+func (e Exemption) String() string {
+	return or(e.Namespace, "*") + "/" + or(e.Pod, "*")
+}
+
+func (e Exemption) matches(k analyzer.PodKey) bool {
+	return globMatch(or(e.Namespace, "*"), k.Namespace) && globMatch(or(e.Pod, "*"), k.Pod)
+}
+
+// DefaultPolicy is dry-run, two strikes, at most five deletions a cycle, and
+// the cluster's own namespaces protected.
+func DefaultPolicy() Policy {
+	return Policy{
+		Enforce:              false,
+		StrikesToEnforce:     2,
+		MaxDeletionsPerCycle: 5,
+		ProtectedNamespaces:  []string{"kube-system", "gpu-operator", "nvidia-gpu-operator", "monitoring"},
+	}
+}
+
+// Validate reports every invalid field, each error naming its field.
+func (p Policy) Validate() error {
+	var errs []error
+	if p.StrikesToEnforce < 1 {
+		errs = append(errs, fmt.Errorf("strikesToEnforce: must be >= 1, got %d", p.StrikesToEnforce))
+	}
+	if p.MaxDeletionsPerCycle < 1 {
+		errs = append(errs, fmt.Errorf("maxDeletionsPerCycle: must be >= 1 (use dry-run to delete nothing), got %d", p.MaxDeletionsPerCycle))
+	}
+	for i, ns := range p.ProtectedNamespaces {
+		if ns == "" {
+			errs = append(errs, fmt.Errorf("protectedNamespaces[%d]: must not be empty", i))
+		} else if err := checkPattern(ns); err != nil {
+			errs = append(errs, fmt.Errorf("protectedNamespaces[%d]: %w", i, err))
+		}
+	}
+	for i, e := range p.Exemptions {
+		if e.Namespace == "" && e.Pod == "" {
+			errs = append(errs, fmt.Errorf("exemptions[%d]: namespace and pod are both empty, which would exempt every pod (write \"*\" to mean it)", i))
+			continue
+		}
+		if err := checkPattern(e.Namespace); err != nil {
+			errs = append(errs, fmt.Errorf("exemptions[%d].namespace: %w", i, err))
+		}
+		if err := checkPattern(e.Pod); err != nil {
+			errs = append(errs, fmt.Errorf("exemptions[%d].pod: %w", i, err))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// Protected reports whether the pod must never be deleted, and why: a
+// protected namespace or an operator exemption. It is the only place that
+// decides it.
+func (p Policy) Protected(k analyzer.PodKey) (bool, string) {
+	for _, ns := range p.ProtectedNamespaces {
+		if globMatch(ns, k.Namespace) {
+			if ns == k.Namespace {
+				return true, "protected namespace " + k.Namespace
+			}
+			return true, fmt.Sprintf("protected namespace %s (pattern %s)", k.Namespace, ns)
+		}
+	}
+	for i, e := range p.Exemptions {
+		if e.matches(k) {
+			return true, fmt.Sprintf("exempted by exemptions[%d] (%s)", i, e)
+		}
+	}
+	return false, ""
+}
+
+func checkPattern(pattern string) error {
+	if _, err := path.Match(pattern, ""); err != nil {
+		return fmt.Errorf("bad pattern %q: %w", pattern, err)
+	}
+	return nil
+}
+
+// globMatch matches a shell pattern; a malformed one (which Validate rejects)
+// matches only the name written exactly.
+func globMatch(pattern, name string) bool {
+	ok, err := path.Match(pattern, name)
+	if err != nil {
+		return pattern == name
+	}
+	return ok
+}
+
+func or(s, fallback string) string {
+	if s == "" {
+		return fallback
+	}
+	return s
+}

@@ -1,0 +1,202 @@
+package actions
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+
+	"github.com/slack-go/slack"
+	"github.com/slack-go/slack/slacktest"
+
+	"github.com/miner-detector/miner-detector/analyzer"
+)
+
+var _ Notifier = (*SlackNotifier)(nil)
+
+// slackPost is one chat.postMessage the test server received.
+type slackPost struct {
+	Channel, Text, ThreadTS, TS string
+}
+
+// slackServer is a slacktest server whose chat.postMessage records what
+// arrives and answers with distinct timestamps. (slacktest's own handler
+// only queues posts for an RTM websocket and stamps them in whole seconds.)
+type slackServer struct {
+	*slacktest.Server
+	mu    sync.Mutex
+	posts []slackPost
+	fail  string // when set, chat.postMessage answers ok:false with this error
+}
+
+func newSlackServer(t *testing.T) *slackServer {
+	t.Helper()
+	s := &slackServer{}
+	s.Server = slacktest.NewTestServer(func(c slacktest.Customize) {
+		c.Handle("/chat.postMessage", s.postMessage)
+	})
+	s.Start()
+	t.Cleanup(s.Stop)
+	return s
+}
+
+func (s *slackServer) postMessage(w http.ResponseWriter, r *http.Request) {
+	if err := r.ParseForm(); err != nil {
+		http.Error(w, err.Error(), http.StatusBadRequest)
+		return
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.fail != "" {
+		_ = json.NewEncoder(w).Encode(map[string]any{"ok": false, "error": s.fail})
+		return
+	}
+	p := slackPost{
+		Channel:  r.PostForm.Get("channel"),
+		Text:     r.PostForm.Get("text"),
+		ThreadTS: r.PostForm.Get("thread_ts"),
+		TS:       fmt.Sprintf("1777633200.%06d", len(s.posts)+1),
+	}
+	s.posts = append(s.posts, p)
+	_ = json.NewEncoder(w).Encode(map[string]any{"ok": true, "channel": p.Channel, "ts": p.TS})
+}
+
+func (s *slackServer) Posts() []slackPost {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]slackPost(nil), s.posts...)
+}
+
+// TopLevel is the posts that started a thread.
+func (s *slackServer) TopLevel() []slackPost {
+	var out []slackPost
+	for _, p := range s.Posts() {
+		if p.ThreadTS == "" {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+func (s *slackServer) notifier(t *testing.T) *SlackNotifier {
+	t.Helper()
+	n, err := NewSlackNotifier("xoxb-test", "C0GPUALERTS", slack.OptionAPIURL(s.GetAPIURL()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
+func TestSlackNotifyFinding(t *testing.T) {
+	srv := newSlackServer(t)
+	r := report("team-a", "job",
+		gpu("node-a", "0", analyzer.Miner),
+		sharedWith(gpu("node-a", "1", analyzer.Benign), key("team-b", "notebook")))
+	f := Finding{Kind: FindingDetected, Pod: r.PodKey, Node: "node-a", Strikes: 2, Action: ReasonDryRun, Report: r}
+
+	ts, err := srv.notifier(t).Notify(context.Background(), f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	posts := srv.Posts()
+	if len(posts) != 1 {
+		t.Fatalf("%d posts, want 1", len(posts))
+	}
+	p := posts[0]
+	if ts != p.TS || p.Channel != "C0GPUALERTS" || p.ThreadTS != "" {
+		t.Errorf("returned ts %q, post %+v: want a new thread in C0GPUALERTS and its ts", ts, p)
+	}
+	for _, want := range []string{
+		"GPU miner suspected: pod job in namespace team-a on node node-a",
+		"Verdict: miner, strike 2",
+		"Rule: flat_high_util (mean &gt; 95 and stddev &lt; 2, coverage &gt;= 80%)", // escaped for Slack
+		"Window: 1h, latest data 2026-05-01T12:00:00Z",
+		"- GPU 0 (GPU-node-a-0, NVIDIA A100-SXM4-80GB): miner, mean 99.1% stddev 0.40 min 97.1 max 100.0, coverage 100% (240/240 samples)",
+		"- GPU 1 (GPU-node-a-1, NVIDIA A100-SXM4-80GB): benign, mean 60.0% stddev 25.00 min 58.0 max 60.9, coverage 100% (240/240 samples) (shared with team-b/notebook)",
+		"Action planned: dry-run: would delete",
+	} {
+		if !strings.Contains(p.Text, want) {
+			t.Errorf("message lacks %q:\n%s", want, p.Text)
+		}
+	}
+}
+
+func TestSlackNotifyRepliesInThread(t *testing.T) {
+	srv := newSlackServer(t)
+	f := Finding{Kind: FindingDeleted, Pod: key("team-a", "job"), Node: "node-a", Action: "strike 2 of 2", Report: miner("team-a", "job"), ThreadTS: "1777633200.000001"}
+	ts, err := srv.notifier(t).Notify(context.Background(), f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := srv.Posts()[0]
+	if p.ThreadTS != "1777633200.000001" || ts != "1777633200.000001" {
+		t.Errorf("reply posted with thread_ts %q, returned %q; want both the finding's thread", p.ThreadTS, ts)
+	}
+	if p.Text != "Deleted pod team-a/job on node node-a (strike 2 of 2).\n" {
+		t.Errorf("deletion text %q", p.Text)
+	}
+}
+
+func TestSlackNotifyError(t *testing.T) {
+	srv := newSlackServer(t)
+	srv.fail = "channel_not_found"
+	_, err := srv.notifier(t).Notify(context.Background(), Finding{Kind: FindingDetected, Pod: key("team-a", "job"), Report: miner("team-a", "job")})
+	if err == nil || !strings.Contains(err.Error(), "channel_not_found") || !strings.Contains(err.Error(), "team-a/job") {
+		t.Fatalf("Notify() = %v, want Slack's error with the pod", err)
+	}
+}
+
+func TestSlackNotifyRetriesRateLimit(t *testing.T) {
+	for _, c := range []struct {
+		name      string
+		limited   int32 // posts answered 429 before success
+		wantCalls int32
+		wantErr   bool
+	}{
+		{"one 429 then ok", 1, 2, false},
+		{"rate limited throughout: gives up after 3 retries", 100, 4, true},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			var calls atomic.Int32
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				if calls.Add(1) <= c.limited {
+					w.Header().Set("Retry-After", "0")
+					w.WriteHeader(http.StatusTooManyRequests)
+					return
+				}
+				_, _ = w.Write([]byte(`{"ok":true,"channel":"C1","ts":"1.2"}`))
+			}))
+			defer srv.Close()
+			n, err := NewSlackNotifier("xoxb-test", "C1", slack.OptionAPIURL(srv.URL+"/"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			ts, err := n.Notify(context.Background(), Finding{Pod: key("a", "b"), Report: miner("a", "b")})
+			var limited *slack.RateLimitedError
+			switch {
+			case c.wantErr && !errors.As(err, &limited):
+				t.Errorf("Notify() = %v, want a rate-limit error", err)
+			case !c.wantErr && (err != nil || ts != "1.2"):
+				t.Errorf("Notify() = %q, %v; want 1.2", ts, err)
+			}
+			if got := calls.Load(); got != c.wantCalls {
+				t.Errorf("%d posts, want %d", got, c.wantCalls)
+			}
+		})
+	}
+}
+
+func TestNewSlackNotifierValidates(t *testing.T) {
+	if _, err := NewSlackNotifier("", "C1"); err == nil || !strings.Contains(err.Error(), "token") {
+		t.Errorf("empty token: %v", err)
+	}
+	if _, err := NewSlackNotifier("xoxb", ""); err == nil || !strings.Contains(err.Error(), "channel") {
+		t.Errorf("empty channel: %v", err)
+	}
+}

@@ -1,0 +1,167 @@
+package actions
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"maps"
+	"sync"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes"
+
+	"github.com/miner-detector/miner-detector/analyzer"
+)
+
+// State is what must survive a restart or a leader change so that actions are
+// neither repeated nor forgotten: strikes, Slack threads, deletions.
+type State struct {
+	// Pods is keyed by "namespace/pod" (analyzer.PodKey.String). Only pods
+	// with a standing finding have an entry.
+	Pods map[string]PodState `json:"pods"`
+}
+
+// PodState is one pod's standing finding.
+type PodState struct {
+	// Strikes counts consecutive cycles with a miner verdict.
+	Strikes int `json:"strikes"`
+	// Notified is set once Slack has been told about the standing finding.
+	Notified bool `json:"notified"`
+	// FirstSeen and LastSeen are the evidence times (end of the latest chunk
+	// with data) of the first and latest miner verdict.
+	FirstSeen time.Time `json:"firstSeen"`
+	LastSeen  time.Time `json:"lastSeen"`
+	// Deleted is set once the pod has been deleted (or was found gone when
+	// it was to be deleted); DeletedAt is the evidence end of that cycle.
+	// Until the window moves past DeletedAt the reports still show the
+	// deleted pod's samples, and BuildPlan leaves it alone.
+	Deleted   bool      `json:"deleted"`
+	DeletedAt time.Time `json:"deletedAt,omitzero"`
+	// SlackTS is the Slack thread of the finding; empty when none was posted.
+	SlackTS string `json:"slackTS,omitempty"`
+}
+
+// Pod returns the pod's entry and whether it has one.
+func (s State) Pod(k analyzer.PodKey) (PodState, bool) {
+	ps, ok := s.Pods[k.String()]
+	return ps, ok
+}
+
+// Clone returns a copy that shares nothing with s.
+func (s State) Clone() State {
+	c := State{Pods: make(map[string]PodState, len(s.Pods))}
+	maps.Copy(c.Pods, s.Pods)
+	return c
+}
+
+// StateStore persists State between cycles.
+type StateStore interface {
+	Load(ctx context.Context) (State, error)
+	Save(ctx context.Context, s State) error
+}
+
+var (
+	_ StateStore = (*MemoryStore)(nil)
+	_ StateStore = ConfigMapStore{}
+)
+
+// MemoryStore keeps State in memory: for scan, demo and tests. It is safe for
+// concurrent use. The zero value is an empty store.
+type MemoryStore struct {
+	mu    sync.Mutex
+	state State
+}
+
+// Load returns a copy of the stored State.
+func (m *MemoryStore) Load(context.Context) (State, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.state.Clone(), nil
+}
+
+// Save stores a copy of s.
+func (m *MemoryStore) Save(_ context.Context, s State) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.state = s.Clone()
+	return nil
+}
+
+// StateDataKey is the ConfigMap data key holding the State as JSON.
+const StateDataKey = "state.json"
+
+// ConfigMapStore keeps State as JSON in one key (StateDataKey) of a
+// ConfigMap, created on the first Save. It needs get, create and update on
+// that ConfigMap. Save is optimistic: a concurrent writer makes it fail with
+// a conflict rather than overwrite (leader election keeps writers to one).
+type ConfigMapStore struct {
+	Client    kubernetes.Interface
+	Namespace string
+	Name      string
+}
+
+// Load reads the State; a missing ConfigMap or key is an empty State.
+func (c ConfigMapStore) Load(ctx context.Context) (State, error) {
+	cm, err := c.Client.CoreV1().ConfigMaps(c.Namespace).Get(ctx, c.Name, metav1.GetOptions{})
+	if apierrors.IsNotFound(err) {
+		return State{Pods: map[string]PodState{}}, nil
+	}
+	if err != nil {
+		return State{}, fmt.Errorf("load state from configmap %s/%s: %w", c.Namespace, c.Name, err)
+	}
+	return decodeState(cm, c.Namespace, c.Name)
+}
+
+// Save writes the State, creating the ConfigMap when it does not exist.
+func (c ConfigMapStore) Save(ctx context.Context, s State) error {
+	data, err := json.Marshal(s.Clone())
+	if err != nil {
+		return fmt.Errorf("save state to configmap %s/%s: encode: %w", c.Namespace, c.Name, err)
+	}
+	api := c.Client.CoreV1().ConfigMaps(c.Namespace)
+	cm, err := api.Get(ctx, c.Name, metav1.GetOptions{})
+	switch {
+	case apierrors.IsNotFound(err):
+		cm = &corev1.ConfigMap{
+			ObjectMeta: metav1.ObjectMeta{
+				Name:      c.Name,
+				Namespace: c.Namespace,
+				Labels:    map[string]string{"app.kubernetes.io/managed-by": "miner-detector"},
+			},
+			Data: map[string]string{StateDataKey: string(data)},
+		}
+		if _, err := api.Create(ctx, cm, metav1.CreateOptions{}); err != nil {
+			return fmt.Errorf("save state: create configmap %s/%s: %w", c.Namespace, c.Name, err)
+		}
+		return nil
+	case err != nil:
+		return fmt.Errorf("save state: get configmap %s/%s: %w", c.Namespace, c.Name, err)
+	}
+	cm = cm.DeepCopy()
+	if cm.Data == nil {
+		cm.Data = map[string]string{}
+	}
+	cm.Data[StateDataKey] = string(data)
+	if _, err := api.Update(ctx, cm, metav1.UpdateOptions{}); err != nil {
+		return fmt.Errorf("save state: update configmap %s/%s: %w", c.Namespace, c.Name, err)
+	}
+	return nil
+}
+
+func decodeState(cm *corev1.ConfigMap, ns, name string) (State, error) {
+	s := State{Pods: map[string]PodState{}}
+	raw, ok := cm.Data[StateDataKey]
+	if !ok || raw == "" {
+		return s, nil
+	}
+	if err := json.Unmarshal([]byte(raw), &s); err != nil {
+		return State{}, fmt.Errorf("load state from configmap %s/%s key %s: %w", ns, name, StateDataKey, err)
+	}
+	if s.Pods == nil {
+		s.Pods = map[string]PodState{}
+	}
+	return s, nil
+}

@@ -1,0 +1,133 @@
+package actions
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/client-go/kubernetes/fake"
+	k8stesting "k8s.io/client-go/testing"
+)
+
+func sampleState() State {
+	return states(map[string]PodState{
+		"team-a/job": {Strikes: 2, Notified: true, FirstSeen: t0, LastSeen: t0.Add(5 * time.Minute), SlackTS: "1714561200.000100"},
+		"team-b/job": {Strikes: 1, Deleted: true},
+	})
+}
+
+func TestMemoryStore(t *testing.T) {
+	ctx := context.Background()
+	var m MemoryStore
+	empty, err := m.Load(ctx)
+	if err != nil || len(empty.Pods) != 0 {
+		t.Fatalf("Load() of a new store = %v, %v; want empty", empty, err)
+	}
+	s := sampleState()
+	if err := m.Save(ctx, s); err != nil {
+		t.Fatal(err)
+	}
+	s.Pods["team-a/job"] = PodState{} // the caller's map is not the stored one
+	got, err := m.Load(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Pods["team-a/job"].Strikes != 2 || got.Pods["team-a/job"].SlackTS != "1714561200.000100" {
+		t.Errorf("stored state changed through the caller's map: %+v", got.Pods["team-a/job"])
+	}
+	got.Pods["team-c/x"] = PodState{Strikes: 1}
+	again, _ := m.Load(ctx)
+	if _, ok := again.Pods["team-c/x"]; ok {
+		t.Error("stored state changed through a loaded map")
+	}
+}
+
+func TestConfigMapStoreRoundTrip(t *testing.T) {
+	ctx := context.Background()
+	client := fake.NewClientset()
+	store := ConfigMapStore{Client: client, Namespace: "miner-detector", Name: "miner-detector-state"}
+
+	s, err := store.Load(ctx)
+	if err != nil || s.Pods == nil || len(s.Pods) != 0 {
+		t.Fatalf("Load() with no ConfigMap = %+v, %v; want an empty State", s, err)
+	}
+
+	want := sampleState()
+	if err := store.Save(ctx, want); err != nil {
+		t.Fatalf("first Save: %v", err)
+	}
+	cm, err := client.CoreV1().ConfigMaps("miner-detector").Get(ctx, "miner-detector-state", metav1.GetOptions{})
+	if err != nil {
+		t.Fatalf("first Save did not create the ConfigMap: %v", err)
+	}
+	if !strings.Contains(cm.Data[StateDataKey], `"slackTS":"1714561200.000100"`) {
+		t.Errorf("ConfigMap data %q lacks the Slack thread", cm.Data[StateDataKey])
+	}
+
+	got, err := store.Load(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a, b := got.Pods["team-a/job"], want.Pods["team-a/job"]; a.Strikes != b.Strikes || !a.Notified || a.SlackTS != b.SlackTS || !a.FirstSeen.Equal(b.FirstSeen) || !a.LastSeen.Equal(b.LastSeen) {
+		t.Errorf("loaded %+v, want %+v", a, b)
+	}
+	if !got.Pods["team-b/job"].Deleted {
+		t.Error("Deleted lost in the round trip")
+	}
+
+	// A second Save updates the same ConfigMap, keeping other keys.
+	cm.Data["note"] = "kept"
+	if _, err := client.CoreV1().ConfigMaps("miner-detector").Update(ctx, cm, metav1.UpdateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	client.ClearActions()
+	if err := store.Save(ctx, states(map[string]PodState{"team-c/x": {Strikes: 1}})); err != nil {
+		t.Fatalf("second Save: %v", err)
+	}
+	var verbs []string
+	for _, a := range client.Actions() {
+		verbs = append(verbs, a.GetVerb())
+	}
+	if strings.Join(verbs, ",") != "get,update" {
+		t.Errorf("second Save made %v, want get then update", verbs)
+	}
+	got, _ = store.Load(ctx)
+	if len(got.Pods) != 1 || got.Pods["team-c/x"].Strikes != 1 {
+		t.Errorf("after second Save loaded %+v, want only team-c/x", got.Pods)
+	}
+	cm, _ = client.CoreV1().ConfigMaps("miner-detector").Get(ctx, "miner-detector-state", metav1.GetOptions{})
+	if cm.Data["note"] != "kept" {
+		t.Error("Save dropped another key of the ConfigMap")
+	}
+}
+
+func TestConfigMapStoreErrors(t *testing.T) {
+	ctx := context.Background()
+
+	corrupt := fake.NewClientset(&corev1.ConfigMap{
+		ObjectMeta: metav1.ObjectMeta{Namespace: "md", Name: "state"},
+		Data:       map[string]string{StateDataKey: "{not json"},
+	})
+	_, err := ConfigMapStore{Client: corrupt, Namespace: "md", Name: "state"}.Load(ctx)
+	if err == nil || !strings.Contains(err.Error(), "configmap md/state key state.json") {
+		t.Errorf("Load() of corrupt state = %v, want an error naming the ConfigMap and key", err)
+	}
+
+	forbidden := fake.NewClientset()
+	denied := errors.New("configmaps is forbidden")
+	forbidden.PrependReactor("get", "configmaps", func(k8stesting.Action) (bool, runtime.Object, error) {
+		return true, nil, denied
+	})
+	store := ConfigMapStore{Client: forbidden, Namespace: "md", Name: "state"}
+	if _, err := store.Load(ctx); !errors.Is(err, denied) || !strings.Contains(err.Error(), "md/state") {
+		t.Errorf("Load() = %v, want the API error wrapped with the ConfigMap's name", err)
+	}
+	if err := store.Save(ctx, sampleState()); !errors.Is(err, denied) {
+		t.Errorf("Save() = %v, want the API error wrapped", err)
+	}
+}

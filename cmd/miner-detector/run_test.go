@@ -1,0 +1,108 @@
+package main
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/miner-detector/miner-detector/internal/config"
+	"github.com/miner-detector/miner-detector/internal/cycle"
+	"github.com/miner-detector/miner-detector/internal/embedded"
+	"github.com/miner-detector/miner-detector/internal/fleet"
+	"github.com/miner-detector/miner-detector/internal/metrics"
+)
+
+// The daemon runs a cycle, serves its metrics, health and readiness, and
+// stops cleanly when its context ends (SIGTERM).
+func TestDaemonServesAndShutsDown(t *testing.T) {
+	prom, err := embedded.OpenTemp()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer prom.Close()
+	now := time.Now().Truncate(time.Minute)
+	for _, s := range fleet.FleetSeries(fleet.DefaultFleet(now), fleet.Honor, now.Add(-2*time.Hour), now.Add(time.Hour), fleet.Scrape{}) {
+		if err := prom.Append(s.Labels, s.Times, s.Values); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cfg := config.Default()
+	cfg.Prometheus.URL = "http://unused.invalid"
+	cfg.Schedule = "@every 1h"
+	cyc, err := cycle.New(cfg, cycle.Deps{API: prom, Metrics: metrics.New(), Log: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	base := "http://" + ln.Addr().String()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	d := &daemon{cycle: cyc, log: slog.New(slog.DiscardHandler)}
+	go func() { done <- d.serve(ctx, ln, cfg, true) }()
+
+	var body string
+	for deadline := time.Now().Add(60 * time.Second); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
+		body = get(t, base+"/metrics")
+		if strings.Contains(body, `miner_detector_cycles_total{result="success"} 1`) {
+			break
+		}
+	}
+	for _, want := range []string{
+		`miner_detector_cycles_total{result="success"} 1`,
+		`miner_detector_suspect_pod{namespace="team-a",node="gpu-node-1",pod="batch-worker-5c7d9f8b6-x2k4q",shared="false"} 1`,
+		`miner_detector_pods{verdict="benign"}`,
+		`miner_detector_actions_total{kind="record",result="skipped"} 7`, // no cluster access: logged, not recorded
+		"miner_detector_last_success_timestamp_seconds",
+	} {
+		if !strings.Contains(body, want) {
+			t.Errorf("/metrics lacks %s\n%s", want, grepLines(body, "miner_detector_"))
+		}
+	}
+	if got := get(t, base+"/healthz"); got != "ok\n" {
+		t.Errorf("/healthz = %q", got)
+	}
+	if got := get(t, base+"/readyz"); got != "ready\n" {
+		t.Errorf("/readyz = %q", got)
+	}
+	cancel()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("serve returned %v after shutdown", err)
+		}
+	case <-time.After(shutdownGrace + 10*time.Second):
+		t.Fatal("daemon did not stop")
+	}
+	if _, err := http.Get(base + "/healthz"); err == nil {
+		t.Fatal("HTTP server still answering after shutdown")
+	}
+}
+
+func get(t *testing.T, url string) string {
+	t.Helper()
+	resp, err := http.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return string(b)
+}
+
+func grepLines(s, prefix string) string {
+	var out []string
+	for _, l := range strings.Split(s, "\n") {
+		if strings.HasPrefix(l, prefix) {
+			out = append(out, l)
+		}
+	}
+	return strings.Join(out, "\n")
+}

@@ -1,0 +1,57 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"time"
+
+	"github.com/miner-detector/miner-detector/internal/cycle"
+)
+
+func scanCommand(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	c := newCommon("scan", stderr, "text")
+	c.fs.StringVar(&c.at, "at", "", "evaluate the window ending at this time: RFC 3339 or Unix seconds (default now)")
+	output := c.fs.String("output", "table", "table or json")
+	cfg, err := c.load(args)
+	if err != nil {
+		return err
+	}
+	if *output != "table" && *output != "json" {
+		return &configError{fmt.Errorf("--output: must be table or json, got %q", *output)}
+	}
+	at, err := parseAt(c.at, time.Now())
+	if err != nil {
+		return err
+	}
+	log, err := c.logger(stderr)
+	if err != nil {
+		return err
+	}
+	kube, err := kubeClient(c.kubeconfig)
+	if err != nil {
+		if cfg.Actions.Enforce {
+			return err
+		}
+		log.Warn("no cluster access: findings are printed, not recorded as Events", "err", err)
+		kube = nil
+	}
+	cyc, err := buildCycle(cfg, kube, nil, log)
+	if err != nil {
+		return err
+	}
+	res, runErr := cyc.Run(ctx, at)
+	if runErr != nil && !errors.Is(runErr, cycle.ErrPartialData) {
+		return runErr
+	}
+	if *output == "json" {
+		err = res.WriteJSON(stdout)
+	} else {
+		err = res.WriteTable(stdout)
+	}
+	if err != nil {
+		return fmt.Errorf("write output: %w", err)
+	}
+	return runErr
+}

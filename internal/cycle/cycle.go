@@ -1,0 +1,132 @@
+// Package cycle runs one detection cycle: read the window from Prometheus,
+// judge it, plan and execute the actions, record metrics. It wires promquery,
+// analyzer and actions together and owns the rule that partial data means no
+// action; it computes no statistics and builds no PromQL.
+package cycle
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/miner-detector/miner-detector/actions"
+	"github.com/miner-detector/miner-detector/analyzer"
+	"github.com/miner-detector/miner-detector/internal/metrics"
+	"github.com/miner-detector/miner-detector/promquery"
+)
+
+// Cycle holds what one detection cycle needs. Metrics may be nil.
+type Cycle struct {
+	Reader   *promquery.Reader
+	Analyzer analyzer.Config
+	Window   time.Duration
+	Policy   actions.Policy
+	Executor actions.Executor
+	State    actions.StateStore
+	Metrics  *metrics.Metrics
+	Log      *slog.Logger
+	// Now is the clock for durations and metrics; nil means time.Now.
+	Now func() time.Time
+}
+
+// Result is what a cycle saw and did.
+type Result struct {
+	At     time.Time
+	Window time.Duration
+	Report analyzer.Report
+	Read   promquery.Result
+	// Warnings mean the data may be partial; then no action was taken.
+	Warnings []string
+	// ActionsSkipped says why no action was planned, when none was.
+	ActionsSkipped string
+	Plan           actions.Plan
+	Outcomes       actions.Outcomes
+}
+
+// ErrPartialData is returned with the result when Prometheus's answer may be
+// partial: the cycle judged what it got but took no action.
+var ErrPartialData = errors.New("prometheus answered with warnings: data may be partial, no action this cycle")
+
+// Run evaluates the window ending at `at` and acts on it.
+func (c *Cycle) Run(ctx context.Context, at time.Time) (Result, error) {
+	start := c.now()
+	res := Result{At: at, Window: c.Window}
+	outcome := metrics.ResultFailed
+	defer func() {
+		if c.Metrics != nil {
+			c.Metrics.CycleDone(outcome, c.now().Sub(start), c.now())
+		}
+	}()
+	log := c.Log.With("at", at.UTC().Format(time.RFC3339), "window", c.Window.String())
+
+	read, err := c.Reader.Read(ctx, at, c.Window)
+	res.Read = read
+	if err != nil {
+		log.Error("cycle failed: read from prometheus", "err", err)
+		return res, fmt.Errorf("read window: %w", err)
+	}
+	res.Report = analyzer.Analyze(read.Input, c.Analyzer)
+	res.Warnings = read.Warnings
+	if c.Metrics != nil {
+		c.Metrics.Report(res.Report)
+		c.Metrics.Queries(read.Plan.Queries(), read.Plan.Series, read.Plan.PeakSamples)
+	}
+	c.logFindings(log, res.Report)
+	log.Info("cycle evaluated", "pods", len(res.Report.Pods), "unattributed_gpus", len(res.Report.UnattributedGPUs),
+		"series", read.Plan.Series, "queries", read.Plan.Queries(), "rereads", read.Rereads,
+		"semantics", string(read.Semantics), "scrape_interval", res.Report.ScrapeInterval.String(),
+		"scrape_interval_source", res.Report.ScrapeIntervalSource)
+
+	if len(res.Warnings) > 0 {
+		outcome = metrics.ResultPartial
+		res.ActionsSkipped = ErrPartialData.Error()
+		log.Warn("no action this cycle: prometheus answer may be partial", "warnings", res.Warnings)
+		return res, ErrPartialData
+	}
+
+	state, err := c.State.Load(ctx)
+	if err != nil {
+		res.ActionsSkipped = "could not load action state: " + err.Error()
+		log.Error("cycle failed: load action state; no action this cycle", "err", err)
+		return res, fmt.Errorf("load state: %w", err)
+	}
+	plan, next := actions.BuildPlan(res.Report.Pods, state, c.Policy)
+	res.Plan = plan
+	res.Outcomes, next = c.Executor.Execute(ctx, plan, next)
+	if c.Metrics != nil {
+		for _, o := range res.Outcomes {
+			c.Metrics.Action(string(o.Kind), string(o.Result))
+		}
+	}
+	if err := c.State.Save(ctx, next); err != nil {
+		log.Error("cycle failed: save action state", "err", err)
+		return res, fmt.Errorf("save state: %w", err)
+	}
+	outcome = metrics.ResultSuccess
+	log.Info("cycle done", "plan", plan.Summary().String(), "failed_actions", res.Outcomes.Count(actions.ResultFailed))
+	return res, nil
+}
+
+// logFindings writes one structured line per pod that is not benign.
+func (c *Cycle) logFindings(log *slog.Logger, r analyzer.Report) {
+	for _, p := range r.Pods {
+		if p.Verdict == analyzer.Benign {
+			continue
+		}
+		level := slog.LevelInfo
+		if p.Verdict == analyzer.Miner {
+			level = slog.LevelWarn
+		}
+		log.Log(context.Background(), level, "finding", "namespace", p.Namespace, "pod", p.Pod, "node", p.Node,
+			"verdict", string(p.Verdict), "shared", p.Shared, "rule", p.Evidence.Rule, "reason", p.Evidence.Reason)
+	}
+}
+
+func (c *Cycle) now() time.Time {
+	if c.Now != nil {
+		return c.Now()
+	}
+	return time.Now()
+}

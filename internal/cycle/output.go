@@ -1,0 +1,206 @@
+package cycle
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/miner-detector/miner-detector/analyzer"
+	"github.com/prometheus/common/model"
+)
+
+// The JSON output is a stable interface: other tools read it. Add fields,
+// never rename or remove them.
+
+// JSONResult is the `scan --output json` document.
+type JSONResult struct {
+	At               time.Time  `json:"at"`
+	Window           string     `json:"window"`
+	Chunk            string     `json:"chunk"`
+	ScrapeInterval   string     `json:"scrape_interval"`
+	Pods             []JSONPod  `json:"pods"`
+	UnattributedGPUs []JSONGPU  `json:"unattributed_gpus"`
+	Warnings         []string   `json:"warnings"`
+	ActionsSkipped   string     `json:"actions_skipped,omitempty"`
+	Query            JSONQuery  `json:"query"`
+	Actions          []JSONStep `json:"actions"`
+}
+
+// JSONPod is one pod's verdict, numbers and evidence.
+type JSONPod struct {
+	Namespace string            `json:"namespace"`
+	Pod       string            `json:"pod"`
+	Node      string            `json:"node"`
+	Verdict   analyzer.Verdict  `json:"verdict"`
+	Shared    bool              `json:"shared"`
+	GPUs      []JSONGPU         `json:"gpus"`
+	Evidence  analyzer.Evidence `json:"evidence"`
+}
+
+// JSONGPU is one GPU's window statistics.
+type JSONGPU struct {
+	GPU             string            `json:"gpu"`
+	UUID            string            `json:"uuid"`
+	Node            string            `json:"node"`
+	Model           string            `json:"model"`
+	Container       string            `json:"container,omitempty"`
+	Samples         int64             `json:"samples"`
+	ExpectedSamples int64             `json:"expected_samples"`
+	Coverage        float64           `json:"coverage"`
+	Mean            float64           `json:"mean"`
+	StdDev          float64           `json:"stddev"`
+	Min             float64           `json:"min"`
+	Max             float64           `json:"max"`
+	BadSamples      int64             `json:"bad_samples"`
+	Verdict         analyzer.Verdict  `json:"verdict"`
+	Reason          string            `json:"reason"`
+	Shared          bool              `json:"shared"`
+	SharedWith      []analyzer.PodKey `json:"shared_with,omitempty"`
+}
+
+// JSONQuery says how the window was read.
+type JSONQuery struct {
+	Semantics   string `json:"range_semantics"`
+	Series      int    `json:"series"`
+	Queries     int    `json:"queries"`
+	PeakSamples int64  `json:"peak_samples"`
+	Rereads     int    `json:"rereads"`
+}
+
+// JSONStep is one planned or executed action.
+type JSONStep struct {
+	Namespace string `json:"namespace"`
+	Pod       string `json:"pod"`
+	Kind      string `json:"kind"`
+	Result    string `json:"result,omitempty"`
+	Reason    string `json:"reason,omitempty"`
+	Error     string `json:"error,omitempty"`
+}
+
+// JSON builds the stable JSON document of a result.
+func (r Result) JSON() JSONResult {
+	out := JSONResult{
+		At: r.At.UTC(), Window: model.Duration(r.Window).String(), Chunk: model.Duration(r.Report.Chunk).String(),
+		ScrapeInterval: model.Duration(r.Report.ScrapeInterval).String(),
+		Pods:           []JSONPod{}, UnattributedGPUs: []JSONGPU{}, Warnings: r.Warnings, Actions: []JSONStep{},
+		ActionsSkipped: r.ActionsSkipped,
+		Query: JSONQuery{Semantics: string(r.Read.Semantics), Series: r.Read.Plan.Series, Queries: r.Read.Plan.Queries(),
+			PeakSamples: r.Read.Plan.PeakSamples, Rereads: r.Read.Rereads},
+	}
+	if out.Warnings == nil {
+		out.Warnings = []string{}
+	}
+	for _, p := range r.Report.Pods {
+		jp := JSONPod{Namespace: p.Namespace, Pod: p.Pod, Node: p.Node, Verdict: p.Verdict, Shared: p.Shared, Evidence: p.Evidence, GPUs: []JSONGPU{}}
+		for _, g := range p.GPUs {
+			jp.GPUs = append(jp.GPUs, jsonGPU(g))
+		}
+		out.Pods = append(out.Pods, jp)
+	}
+	for _, g := range r.Report.UnattributedGPUs {
+		out.UnattributedGPUs = append(out.UnattributedGPUs, jsonGPU(g))
+	}
+	for i, st := range r.Plan.Steps {
+		js := JSONStep{Namespace: st.Pod.Namespace, Pod: st.Pod.Pod, Kind: string(st.Kind), Reason: st.Reason}
+		if i < len(r.Outcomes) {
+			o := r.Outcomes[i]
+			js.Result = string(o.Result)
+			if o.Reason != "" {
+				js.Reason = o.Reason
+			}
+			if o.Err != nil {
+				js.Error = o.Err.Error()
+			}
+		}
+		out.Actions = append(out.Actions, js)
+	}
+	return out
+}
+
+func jsonGPU(g analyzer.GPUReport) JSONGPU {
+	return JSONGPU{
+		GPU: g.Index, UUID: g.UUID, Node: g.Node, Model: g.Model, Container: g.Container,
+		Samples: g.Count, ExpectedSamples: g.ExpectedSamples, Coverage: g.Coverage,
+		Mean: g.Mean, StdDev: g.StdDev(), Min: g.Min, Max: g.Max, BadSamples: g.BadSamples,
+		Verdict: g.Verdict, Reason: g.Reason, Shared: g.Shared, SharedWith: g.SharedWith,
+	}
+}
+
+// WriteJSON writes the result as indented JSON.
+func (r Result) WriteJSON(w io.Writer) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(r.JSON())
+}
+
+// WriteTable writes one line per pod (the deciding GPU's numbers), the
+// unattributed GPUs, the actions and any warnings.
+func (r Result) WriteTable(w io.Writer) error {
+	fmt.Fprintf(w, "window %s ending %s, chunk %s, scrape interval %s (%s)\n\n",
+		model.Duration(r.Window), r.At.UTC().Format(time.RFC3339), model.Duration(r.Report.Chunk),
+		model.Duration(r.Report.ScrapeInterval), r.Report.ScrapeIntervalSource)
+	tw := tabwriter.NewWriter(w, 2, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "NAMESPACE\tPOD\tNODE\tVERDICT\tGPUS\tMEAN\tSTDDEV\tMIN\tMAX\tCOVERAGE\tACTION")
+	decisions := map[analyzer.PodKey]string{}
+	for _, st := range r.Plan.Steps {
+		if st.Decision != "" {
+			decisions[st.Pod] = st.Decision
+		}
+	}
+	for _, p := range r.Report.Pods {
+		g := deciding(p)
+		gpus := fmt.Sprint(len(p.GPUs))
+		if p.Shared {
+			gpus += " (shared)"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%.2f\t%.2f\t%.1f\t%.1f\t%.2f\t%s\n", p.Namespace, p.Pod, p.Node, p.Verdict, gpus,
+			g.Mean, g.StdDev(), g.Min, g.Max, g.Coverage, or(decisions[p.PodKey], "-"))
+	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	if n := len(r.Report.UnattributedGPUs); n > 0 {
+		fmt.Fprintf(w, "\n%d GPU(s) with no workload pod:", n)
+		for _, g := range r.Report.UnattributedGPUs {
+			fmt.Fprintf(w, " %s/%s(mean %.1f)", g.Node, g.Index, g.Mean)
+		}
+		fmt.Fprintln(w)
+	}
+	if len(r.Outcomes) > 0 {
+		fmt.Fprintln(w, "\nactions:")
+		for _, o := range r.Outcomes {
+			line := fmt.Sprintf("  %-12s %-40s %-8s %s", o.Kind, o.Pod, o.Result, o.Reason)
+			if o.Err != nil {
+				line += " error: " + o.Err.Error()
+			}
+			fmt.Fprintln(w, strings.TrimRight(line, " "))
+		}
+	}
+	if r.ActionsSkipped != "" {
+		fmt.Fprintf(w, "\nno action: %s\n", r.ActionsSkipped)
+	}
+	for _, warning := range r.Warnings {
+		fmt.Fprintf(w, "warning: %s\n", warning)
+	}
+	return nil
+}
+
+// deciding is the GPU whose verdict is the pod's.
+func deciding(p analyzer.PodReport) analyzer.GPUReport {
+	for _, g := range p.GPUs {
+		if g.Verdict == p.Verdict {
+			return g
+		}
+	}
+	return p.GPUs[0]
+}
+
+func or(s, def string) string {
+	if s == "" {
+		return def
+	}
+	return s
+}

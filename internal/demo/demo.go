@@ -1,0 +1,260 @@
+// Package demo runs the whole pipeline on an embedded default: the real
+// PromQL engine and TSDB in-process holding a simulated GPU fleet, an
+// in-memory cluster (client-go's fake clientset) holding its pods, and a
+// local Slack stand-in (slack-go's slacktest). Nothing leaves the process but
+// loopback HTTP to the Slack stand-in; nothing is left behind.
+package demo
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/miner-detector/miner-detector/analyzer"
+	"github.com/miner-detector/miner-detector/internal/config"
+	"github.com/miner-detector/miner-detector/internal/cycle"
+	"github.com/miner-detector/miner-detector/internal/embedded"
+	"github.com/miner-detector/miner-detector/internal/fleet"
+	"github.com/miner-detector/miner-detector/internal/metrics"
+	"github.com/miner-detector/miner-detector/internal/slackrecorder"
+	"github.com/prometheus/common/model"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/kubernetes/fake"
+)
+
+// Options shape a demo run.
+type Options struct {
+	// End is when the first cycle's window ends; later cycles follow every
+	// Every. Zero: 2026-01-05T12:00:00Z, so every run prints the same.
+	End    time.Time
+	Cycles int           // default 3
+	Every  time.Duration // default 5m, the schedule's period
+	Window time.Duration // default 1h
+	Out    io.Writer
+	Log    *slog.Logger
+}
+
+// Outcome is what the demo saw, for its summary and its tests.
+type Outcome struct {
+	Results  []cycle.Result
+	Deleted  []string // namespace/pod deleted by enforcement
+	Events   []corev1.Event
+	Slack    []slackrecorder.Post // messages the Slack stand-in received
+	Fleet    []fleet.Pod
+	Remained []string // pods still in the cluster at the end
+}
+
+const detectorNamespace = "miner-detector"
+
+// Run runs the demo.
+func Run(ctx context.Context, o Options) (Outcome, error) {
+	if o.End.IsZero() {
+		o.End = time.Date(2026, 1, 5, 12, 0, 0, 0, time.UTC)
+	}
+	o.Cycles, o.Every, o.Window = or(o.Cycles, 3), or(o.Every, 5*time.Minute), or(o.Window, time.Hour)
+	if o.Log == nil {
+		o.Log = slog.New(slog.DiscardHandler)
+	}
+	out := Outcome{Fleet: fleet.DefaultFleet(o.End)}
+
+	prom, err := embedded.OpenTemp()
+	if err != nil {
+		return out, fmt.Errorf("open embedded prometheus: %w", err)
+	}
+	defer prom.Close()
+	kube := fake.NewClientset(clusterObjects(out.Fleet, o.End)...)
+	slackSrv := slackrecorder.Start()
+	defer slackSrv.Stop()
+
+	cfg := config.Default()
+	cfg.Prometheus.URL = "http://embedded.invalid" // unused: the embedded engine is passed in
+	cfg.Window = config.Duration(o.Window)
+	cfg.Actions.Enforce = true
+	cfg.Slack = config.Slack{Channel: "#gpu-abuse", Token: "xoxb-demo", APIURL: slackSrv.GetAPIURL()}
+	cfg.State = config.State{ConfigMap: "miner-detector-state", Namespace: detectorNamespace}
+	if err := cfg.Validate(); err != nil {
+		return out, fmt.Errorf("demo config: %w", err)
+	}
+	cyc, err := cycle.New(cfg, cycle.Deps{API: prom, Kube: kube, Metrics: metrics.New(), Log: o.Log})
+	if err != nil {
+		return out, err
+	}
+
+	fmt.Fprintf(o.Out, "Miner Detector demo: %d pods on %d GPUs, %d cycles %s apart, window %s, enforce mode.\n",
+		countPods(out.Fleet), countGPUs(out.Fleet), o.Cycles, model.Duration(o.Every), model.Duration(o.Window))
+	fmt.Fprintln(o.Out, "Fleet (simulated dcgm-exporter DCGM_FI_DEV_GPU_UTIL every 15s):")
+	for _, p := range out.Fleet {
+		fmt.Fprintf(o.Out, "  %-45s %s\n", p.Key(), p.Scenario)
+	}
+
+	// History before the first window, then each cycle's new samples from
+	// the pods that still exist: a deleted pod stops reporting.
+	loaded := o.End.Add(-o.Window - time.Hour)
+	for i := range o.Cycles {
+		at := o.End.Add(time.Duration(i) * o.Every)
+		if err := appendSamples(ctx, prom, kube, out.Fleet, loaded, at); err != nil {
+			return out, err
+		}
+		loaded = at
+		fmt.Fprintf(o.Out, "\n=== cycle %d of %d ===\n", i+1, o.Cycles)
+		res, err := cyc.Run(ctx, at)
+		if err != nil {
+			return out, fmt.Errorf("cycle %d: %w", i+1, err)
+		}
+		out.Results = append(out.Results, res)
+		if err := res.WriteTable(o.Out); err != nil {
+			return out, err
+		}
+	}
+
+	events, err := kube.CoreV1().Events("").List(ctx, metav1.ListOptions{})
+	if err != nil {
+		return out, fmt.Errorf("list events: %w", err)
+	}
+	out.Events = events.Items
+	out.Slack = slackSrv.Posts()
+	pods, err := kube.CoreV1().Pods("").List(ctx, metav1.ListOptions{})
+	if err != nil {
+		return out, fmt.Errorf("list pods: %w", err)
+	}
+	for _, p := range pods.Items {
+		out.Remained = append(out.Remained, p.Namespace+"/"+p.Name)
+	}
+	for _, p := range out.Fleet {
+		if p.Name != "" && !slices.Contains(out.Remained, p.Key()) {
+			out.Deleted = append(out.Deleted, p.Key())
+		}
+	}
+	printSummary(o.Out, out)
+	return out, nil
+}
+
+func printSummary(w io.Writer, out Outcome) {
+	last := out.Results[len(out.Results)-1].Report
+	verdicts := map[string]analyzer.Verdict{}
+	for _, r := range out.Results {
+		for _, p := range r.Report.Pods {
+			if verdicts[p.PodKey.String()] != analyzer.Miner {
+				verdicts[p.PodKey.String()] = p.Verdict
+			}
+		}
+	}
+	fmt.Fprintln(w, "\n=== summary ===")
+	fmt.Fprintf(w, "deleted (miners, 2 strikes, enforce): %s\n", join(out.Deleted))
+	var spared, kept []string
+	for _, p := range out.Fleet {
+		if p.Name == "" || slices.Contains(out.Deleted, p.Key()) {
+			continue
+		}
+		if verdicts[p.Key()] == analyzer.Miner {
+			kept = append(kept, p.Key())
+		} else {
+			spared = append(spared, fmt.Sprintf("%s (%s)", p.Key(), verdicts[p.Key()]))
+		}
+	}
+	fmt.Fprintf(w, "judged miner but not deleted (protected, shared GPU): %s\n", join(kept))
+	fmt.Fprintf(w, "spared: %s\n", join(spared))
+	var gpus []string
+	for _, g := range last.UnattributedGPUs {
+		gpus = append(gpus, fmt.Sprintf("%s/gpu%s mean %.1f%%", g.Node, g.Index, g.Mean))
+	}
+	fmt.Fprintf(w, "GPUs with no pod: %s\n", join(gpus))
+	reasons := map[string]int{}
+	for _, e := range out.Events {
+		reasons[e.Reason]++
+	}
+	fmt.Fprintf(w, "Kubernetes Events: %d GPUMinerDetected, %d GPUMinerPodDeleted; Slack messages: %d\n",
+		reasons["GPUMinerDetected"], reasons["GPUMinerPodDeleted"], len(out.Slack))
+}
+
+// appendSamples writes the fleet's samples in (from, to] for pods that still
+// exist in the cluster (and GPUs no pod holds).
+func appendSamples(ctx context.Context, prom *embedded.Prometheus, kube kubernetes.Interface, pods []fleet.Pod, from, to time.Time) error {
+	var live []fleet.Pod
+	for _, p := range pods {
+		if p.Name != "" {
+			if _, err := kube.CoreV1().Pods(p.Namespace).Get(ctx, p.Name, metav1.GetOptions{}); err != nil {
+				continue
+			}
+		}
+		live = append(live, p)
+	}
+	for _, s := range fleet.FleetSeries(live, fleet.Honor, from.Add(time.Millisecond), to, fleet.Scrape{}) {
+		if err := prom.Append(s.Labels, s.Times, s.Values); err != nil {
+			return fmt.Errorf("append %v: %w", s.Labels, err)
+		}
+	}
+	return nil
+}
+
+// clusterObjects are the fleet's pods as the API server would hold them,
+// created a day before the first window (the young pod when it started).
+func clusterObjects(pods []fleet.Pod, end time.Time) []runtime.Object {
+	var objs []runtime.Object
+	for _, p := range pods {
+		if p.Name == "" {
+			continue
+		}
+		created := end.Add(-24 * time.Hour)
+		if !p.Start.IsZero() {
+			created = p.Start
+		}
+		objs = append(objs, &corev1.Pod{
+			ObjectMeta: metav1.ObjectMeta{
+				Namespace: p.Namespace, Name: p.Name, UID: types.UID("uid-" + strings.ReplaceAll(p.Key(), "/", "-")),
+				CreationTimestamp: metav1.NewTime(created),
+			},
+			Spec: corev1.PodSpec{NodeName: p.Node, Containers: []corev1.Container{{
+				Name: p.Container, Image: "registry.example/" + p.Container + ":latest",
+				Resources: corev1.ResourceRequirements{Limits: corev1.ResourceList{
+					"nvidia.com/gpu": *resource.NewQuantity(int64(len(p.GPUs)), resource.DecimalSI),
+				}},
+			}}},
+			Status: corev1.PodStatus{Phase: corev1.PodRunning},
+		})
+	}
+	return objs
+}
+
+func countPods(pods []fleet.Pod) int {
+	n := 0
+	for _, p := range pods {
+		if p.Name != "" {
+			n++
+		}
+	}
+	return n
+}
+
+func countGPUs(pods []fleet.Pod) int {
+	n := 0
+	for _, p := range pods {
+		n += len(p.GPUs)
+	}
+	return n
+}
+
+func join(xs []string) string {
+	if len(xs) == 0 {
+		return "none"
+	}
+	return strings.Join(xs, ", ")
+}
+
+func or[T comparable](v, def T) T {
+	var zero T
+	if v == zero {
+		return def
+	}
+	return v
+}

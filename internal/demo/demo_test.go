@@ -1,0 +1,87 @@
+package demo
+
+import (
+	"bytes"
+	"context"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/miner-detector/miner-detector/analyzer"
+)
+
+// The demo finds the miners and deletes those it may, spares training,
+// inference, the young pod, the protected namespace and the shared GPU, and
+// records everything once.
+func TestDemo(t *testing.T) {
+	var out bytes.Buffer
+	o, err := Run(context.Background(), Options{Out: &out})
+	if err != nil {
+		t.Fatalf("demo failed: %v\n%s", err, out.String())
+	}
+	wantDeleted := []string{
+		"free-notebooks/jupyter-alice",
+		"team-a/batch-worker-5c7d9f8b6-x2k4q",
+		"team-b/ddp-train-0",
+		"team-c/notebook-0",
+	}
+	got := slices.Clone(o.Deleted)
+	slices.Sort(got)
+	if !slices.Equal(got, wantDeleted) {
+		t.Errorf("deleted %v, want %v", got, wantDeleted)
+	}
+	for _, spared := range []string{
+		"ml-research/llama-finetune-0", "serving/sd-inference-6b8d7c9f5-q7w2e", "team-d/notebook-0",
+		"kube-system/node-gpu-check-4kq8s", "free-notebooks/jupyter-bob", "free-notebooks/jupyter-carol",
+		"free-notebooks/jupyter-mallory", "team-e/render-farm-0",
+	} {
+		if !slices.Contains(o.Remained, spared) {
+			t.Errorf("%s was deleted", spared)
+		}
+	}
+	// Deleted on the second cycle (two strikes), not the first.
+	first := o.Results[0]
+	for _, st := range first.Plan.Steps {
+		if st.Kind == "delete" {
+			t.Errorf("cycle 1 deleted %s: one window must never delete", st.Pod)
+		}
+	}
+	// Verdicts the demo relies on.
+	verdicts := map[string]analyzer.Verdict{}
+	for _, p := range first.Report.Pods {
+		verdicts[p.PodKey.String()] = p.Verdict
+	}
+	for pod, want := range map[string]analyzer.Verdict{
+		"ml-research/llama-finetune-0":   analyzer.Benign,
+		"team-d/notebook-0":              analyzer.Benign,
+		"team-c/notebook-0":              analyzer.Miner,
+		"free-notebooks/jupyter-mallory": analyzer.InsufficientData,
+	} {
+		if verdicts[pod] != want {
+			t.Errorf("%s: verdict %s, want %s", pod, verdicts[pod], want)
+		}
+	}
+	reasons := map[string]int{}
+	for _, e := range o.Events {
+		reasons[e.Reason]++
+	}
+	// 7 miner pods recorded in cycle 1; deleted ones get a deletion Event.
+	if reasons["GPUMinerPodDeleted"] != len(wantDeleted) || reasons["GPUMinerDetected"] != 7 {
+		t.Errorf("events %v, want 7 GPUMinerDetected and %d GPUMinerPodDeleted", reasons, len(wantDeleted))
+	}
+	// One Slack thread per new finding over three cycles: no repeats.
+	var top int
+	for _, p := range o.Slack {
+		if p.ThreadTS == "" {
+			top++
+		}
+	}
+	if top != 7 {
+		t.Errorf("%d new Slack threads, want 7 (one per miner pod)", top)
+	}
+	for _, want := range []string{"=== cycle 3 of 3 ===", "deleted (miners, 2 strikes, enforce)", "GPUs with no pod: gpu-node-3/gpu1 mean 99."} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("output lacks %q", want)
+		}
+	}
+}

@@ -1,0 +1,85 @@
+package fleet
+
+import (
+	"crypto/sha256"
+	"fmt"
+	"strings"
+)
+
+// Metric is the utilization metric dcgm-exporter publishes.
+const Metric = "DCGM_FI_DEV_GPU_UTIL"
+
+// Layout is how the workload labels reach Prometheus.
+type Layout string
+
+const (
+	// Honor: the ServiceMonitor honors the exporter's labels, so `namespace`,
+	// `pod` and `container` name the workload.
+	Honor Layout = "honor"
+	// Exported: the ServiceMonitor does not honor labels, so the workload's
+	// labels are renamed `exported_namespace`, `exported_pod`,
+	// `exported_container`, and `namespace`, `pod`, `container` name the
+	// exporter pod itself.
+	Exported Layout = "exported"
+)
+
+// Exporter identity in the simulated GPU operator.
+const (
+	ExporterNamespace = "gpu-operator"
+	ExporterContainer = "nvidia-dcgm-exporter"
+	ExporterJob       = "nvidia-dcgm-exporter"
+)
+
+// Labels returns the label set (including __name__) of the utilization series
+// of GPU g held by p, as stored by Prometheus in layout. A podless p gives no
+// workload labels: none at all in Honor, only the exporter's own namespace,
+// pod and container in Exported.
+func Labels(p Pod, g GPUSpec, layout Layout) map[string]string {
+	l := map[string]string{
+		"__name__":  Metric,
+		"gpu":       g.Index,
+		"UUID":      g.UUID,
+		"Hostname":  p.Node,
+		"modelName": g.Model,
+		"device":    "nvidia" + g.Index,
+		"instance":  ExporterInstance(p.Node),
+		"job":       ExporterJob,
+	}
+	switch layout {
+	case Exported:
+		l["namespace"] = ExporterNamespace
+		l["pod"] = ExporterPod(p.Node)
+		l["container"] = ExporterContainer
+		if p.Name != "" {
+			l["exported_namespace"] = p.Namespace
+			l["exported_pod"] = p.Name
+			l["exported_container"] = p.Container
+		}
+	default:
+		if p.Name != "" {
+			l["namespace"] = p.Namespace
+			l["pod"] = p.Name
+			l["container"] = p.Container
+		}
+	}
+	return l
+}
+
+// ExporterPod is the name of the dcgm-exporter DaemonSet pod on node:
+// "nvidia-dcgm-exporter-" and a deterministic five-character suffix.
+func ExporterPod(node string) string {
+	const alphabet = "bcdfghjklmnpqrstvwxz2456789" // Kubernetes' suffix alphabet
+	sum := sha256.Sum256([]byte("exporter/" + node))
+	var b strings.Builder
+	for _, c := range sum[:5] {
+		b.WriteByte(alphabet[int(c)%len(alphabet)])
+	}
+	return "nvidia-dcgm-exporter-" + b.String()
+}
+
+// ExporterInstance is the scrape target of the exporter on node: a
+// deterministic pod IP and dcgm-exporter's port 9400.
+func ExporterInstance(node string) string {
+	sum := sha256.Sum256([]byte("ip/" + node))
+	return fmt.Sprintf("10.244.%d.%d:9400", sum[0], 2+int(sum[1])%250)
+}

@@ -1,0 +1,170 @@
+package fleet
+
+import (
+	"crypto/sha256"
+	"encoding/binary"
+	"fmt"
+	"time"
+)
+
+// DefaultModel is the modelName every simulated GPU reports unless set.
+const DefaultModel = "NVIDIA A100-SXM4-80GB"
+
+// GPUSpec is one GPU as dcgm-exporter labels it.
+type GPUSpec struct {
+	Index string // dcgm-exporter's `gpu` label: "0", "1", ...
+	UUID  string // "GPU-xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx"
+	Model string // modelName
+	// Profile, when set, replaces the pod's Profile on this GPU (a pod that
+	// mines on one GPU and trains on the others).
+	Profile Profile
+}
+
+// Pod is a workload holding GPUs on one node. A Pod with an empty Name stands
+// for GPUs that no pod holds: their series carry no workload labels.
+type Pod struct {
+	Namespace, Name, Container string
+	Node                       string
+	Profile                    Profile
+	GPUs                       []GPUSpec
+	// Start and End bound when the pod exists, [Start, End); zero means
+	// unbounded on that side.
+	Start, End time.Time
+	// ExpectMiner is the ground truth: the pod (or the podless GPU) mines on
+	// at least one GPU. Whether a detector should act on it is a separate
+	// question (protected namespace, too young to judge, shared GPU).
+	ExpectMiner bool
+	// Scenario says in one line what the pod stands for and what a detector
+	// should make of it.
+	Scenario string
+}
+
+// Key is "namespace/name", or "node/-" for GPUs with no pod.
+func (p Pod) Key() string {
+	if p.Name == "" {
+		return p.Node + "/-"
+	}
+	return p.Namespace + "/" + p.Name
+}
+
+// ProfileOf returns what g does while p holds it: g's own Profile when set,
+// else p's.
+func (p Pod) ProfileOf(g GPUSpec) Profile {
+	if !g.Profile.IsZero() {
+		return g.Profile
+	}
+	return p.Profile
+}
+
+// Active reports whether p exists at t.
+func (p Pod) Active(t time.Time) bool {
+	return (p.Start.IsZero() || !t.Before(p.Start)) && (p.End.IsZero() || t.Before(p.End))
+}
+
+// GPU returns the GPU at index on node with a deterministic UUID and the
+// default model.
+func GPU(node, index string) GPUSpec {
+	return GPUSpec{Index: index, UUID: gpuUUID(node, index), Model: DefaultModel}
+}
+
+// Seed is the profile seed of a GPU: derived from its UUID, so two pods
+// time-slicing one GPU see the same device utilization, as dcgm-exporter
+// reports it to both.
+func (g GPUSpec) Seed() uint64 {
+	sum := sha256.Sum256([]byte(g.UUID))
+	return binary.BigEndian.Uint64(sum[:8])
+}
+
+func gpuUUID(node, index string) string {
+	s := sha256.Sum256([]byte("gpu/" + node + "/" + index))
+	return fmt.Sprintf("GPU-%x-%x-%x-%x-%x", s[0:4], s[4:6], s[6:8], s[8:10], s[10:16])
+}
+
+// withProfile returns g running p instead of its pod's profile.
+func withProfile(g GPUSpec, p Profile) GPUSpec {
+	g.Profile = p
+	return g
+}
+
+// DefaultFleet is the demo's and the integration tests' fleet, with pods
+// that exist until end (and, unless said otherwise, since long before any
+// window ending at end). Nodes gpu-node-1..5, every GPU an A100 80GB.
+func DefaultFleet(end time.Time) []Pod {
+	const (
+		n1, n2, n3, n4, n5 = "gpu-node-1", "gpu-node-2", "gpu-node-3", "gpu-node-4", "gpu-node-5"
+	)
+	shared := GPU(n4, "3")
+	return []Pod{
+		{
+			Namespace: "team-a", Name: "batch-worker-5c7d9f8b6-x2k4q", Container: "worker", Node: n1,
+			Profile: SteadyMiner(), GPUs: []GPUSpec{GPU(n1, "0")}, ExpectMiner: true,
+			Scenario: "steady miner in a team namespace: the old rule's target",
+		},
+		{
+			Namespace: "free-notebooks", Name: "jupyter-alice", Container: "notebook", Node: n1,
+			Profile: SteadyMiner(), GPUs: []GPUSpec{GPU(n1, "1")}, ExpectMiner: true,
+			Scenario: "steady miner in a free notebook",
+		},
+		{
+			Namespace: "ml-research", Name: "llama-finetune-0", Container: "trainer", Node: n1,
+			Profile: BurstyTraining(), GPUs: []GPUSpec{GPU(n1, "2"), GPU(n1, "3")},
+			Scenario: "two-GPU training run with evaluation/checkpoint dips: benign",
+		},
+		{
+			Namespace: "serving", Name: "sd-inference-6b8d7c9f5-q7w2e", Container: "server", Node: n1,
+			Profile: Inference(), GPUs: []GPUSpec{GPU(n1, "4")},
+			Scenario: "inference server, diurnal load 10-60 %: benign",
+		},
+		{
+			Namespace: "team-b", Name: "ddp-train-0", Container: "trainer", Node: n2,
+			Profile:     BurstyTraining(),
+			GPUs:        []GPUSpec{GPU(n2, "0"), GPU(n2, "1"), GPU(n2, "2"), withProfile(GPU(n2, "3"), SteadyMiner())},
+			ExpectMiner: true,
+			Scenario:    "4-GPU pod training on GPUs 0-2 and mining on GPU 3: the pod takes its worst GPU's verdict",
+		},
+		{
+			Namespace: "free-notebooks", Name: "jupyter-mallory", Container: "notebook", Node: n3,
+			Profile: SteadyMiner(), GPUs: []GPUSpec{GPU(n3, "0")}, Start: end.Add(-10 * time.Minute), ExpectMiner: true,
+			Scenario: "miner started 10 minutes before the end: too little data in a 1h window, never acted on",
+		},
+		{
+			Node: n3, Profile: SteadyMiner(), GPUs: []GPUSpec{GPU(n3, "1")}, ExpectMiner: true,
+			Scenario: "busy GPU that no pod holds (mining outside Kubernetes' accounting): a finding of its own",
+		},
+		{
+			Node: n3, Profile: Idle(), GPUs: []GPUSpec{GPU(n3, "2"), GPU(n3, "3")},
+			Scenario: "idle GPUs that no pod holds: no workload labels, nothing to report",
+		},
+		{
+			Namespace: "team-c", Name: "notebook-0", Container: "notebook", Node: n4,
+			Profile: SteadyMiner(), GPUs: []GPUSpec{GPU(n4, "0")}, ExpectMiner: true,
+			Scenario: "notebook-0 in team-c mines; its namesake in team-d must not be confused with it",
+		},
+		{
+			Namespace: "team-d", Name: "notebook-0", Container: "notebook", Node: n4,
+			Profile: Inference(), GPUs: []GPUSpec{GPU(n4, "1")},
+			Scenario: "notebook-0 in team-d serves a model: benign despite its namesake",
+		},
+		{
+			Namespace: "kube-system", Name: "node-gpu-check-4kq8s", Container: "check", Node: n4,
+			Profile: SteadyMiner(), GPUs: []GPUSpec{GPU(n4, "2")}, ExpectMiner: true,
+			Scenario: "miner-like pod in kube-system: protected namespace, reported but never touched",
+		},
+		{
+			Namespace: "free-notebooks", Name: "jupyter-bob", Container: "notebook", Node: n4,
+			Profile: SteadyMiner(), GPUs: []GPUSpec{shared}, ExpectMiner: true,
+			Scenario: "mines on a time-sliced GPU shared with jupyter-carol",
+		},
+		{
+			Namespace: "free-notebooks", Name: "jupyter-carol", Container: "notebook", Node: n4,
+			Profile: SteadyMiner(), GPUs: []GPUSpec{shared},
+			Scenario: "shares jupyter-bob's time-sliced GPU without mining: dcgm-exporter reports the device's " +
+				"utilization (saturated by bob) on both pods' series, so the two series are identical",
+		},
+		{
+			Namespace: "team-e", Name: "render-farm-0", Container: "render", Node: n5,
+			Profile: ThrottledMiner(80), GPUs: []GPUSpec{GPU(n5, "0")}, ExpectMiner: true,
+			Scenario: "miner throttled to a flat 80 %: dodges `mean > 95`, caught only by signals beyond utilization",
+		},
+	}
+}
