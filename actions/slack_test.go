@@ -2,89 +2,32 @@ package actions
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
-	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 
 	"github.com/slack-go/slack"
-	"github.com/slack-go/slack/slacktest"
-
+	
 	"github.com/miner-detector/miner-detector/analyzer"
+	"github.com/miner-detector/miner-detector/internal/slackrecorder"
 )
 
 var _ Notifier = (*SlackNotifier)(nil)
 
-// slackPost is one chat.postMessage the test server received.
-type slackPost struct {
-	Channel, Text, ThreadTS, TS string
-}
+// slackServer is the shared Slack stand-in, stopped at the end of the test.
+type slackServer struct{ *slackrecorder.Server }
 
-// slackServer is a slacktest server whose chat.postMessage records what
-// arrives and answers with distinct timestamps. (slacktest's own handler
-// only queues posts for an RTM websocket and stamps them in whole seconds.)
-type slackServer struct {
-	*slacktest.Server
-	mu    sync.Mutex
-	posts []slackPost
-	fail  string // when set, chat.postMessage answers ok:false with this error
-}
-
-func newSlackServer(t *testing.T) *slackServer {
+func newSlackServer(t *testing.T) slackServer {
 	t.Helper()
-	s := &slackServer{}
-	s.Server = slacktest.NewTestServer(func(c slacktest.Customize) {
-		c.Handle("/chat.postMessage", s.postMessage)
-	})
-	s.Start()
+	s := slackServer{slackrecorder.Start()}
 	t.Cleanup(s.Stop)
 	return s
 }
 
-func (s *slackServer) postMessage(w http.ResponseWriter, r *http.Request) {
-	if err := r.ParseForm(); err != nil {
-		http.Error(w, err.Error(), http.StatusBadRequest)
-		return
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.fail != "" {
-		_ = json.NewEncoder(w).Encode(map[string]any{"ok": false, "error": s.fail})
-		return
-	}
-	p := slackPost{
-		Channel:  r.PostForm.Get("channel"),
-		Text:     r.PostForm.Get("text"),
-		ThreadTS: r.PostForm.Get("thread_ts"),
-		TS:       fmt.Sprintf("1777633200.%06d", len(s.posts)+1),
-	}
-	s.posts = append(s.posts, p)
-	_ = json.NewEncoder(w).Encode(map[string]any{"ok": true, "channel": p.Channel, "ts": p.TS})
-}
-
-func (s *slackServer) Posts() []slackPost {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return append([]slackPost(nil), s.posts...)
-}
-
-// TopLevel is the posts that started a thread.
-func (s *slackServer) TopLevel() []slackPost {
-	var out []slackPost
-	for _, p := range s.Posts() {
-		if p.ThreadTS == "" {
-			out = append(out, p)
-		}
-	}
-	return out
-}
-
-func (s *slackServer) notifier(t *testing.T) *SlackNotifier {
+func (s slackServer) notifier(t *testing.T) *SlackNotifier {
 	t.Helper()
 	n, err := NewSlackNotifier("xoxb-test", "C0GPUALERTS", slack.OptionAPIURL(s.GetAPIURL()))
 	if err != nil {
@@ -145,7 +88,7 @@ func TestSlackNotifyRepliesInThread(t *testing.T) {
 
 func TestSlackNotifyError(t *testing.T) {
 	srv := newSlackServer(t)
-	srv.fail = "channel_not_found"
+	srv.FailWith("channel_not_found")
 	_, err := srv.notifier(t).Notify(context.Background(), Finding{Kind: FindingDetected, Pod: key("team-a", "job"), Report: miner("team-a", "job")})
 	if err == nil || !strings.Contains(err.Error(), "channel_not_found") || !strings.Contains(err.Error(), "team-a/job") {
 		t.Fatalf("Notify() = %v, want Slack's error with the pod", err)
