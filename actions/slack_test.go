@@ -10,7 +10,7 @@ import (
 	"testing"
 
 	"github.com/slack-go/slack"
-	
+
 	"github.com/miner-detector/miner-detector/analyzer"
 	"github.com/miner-detector/miner-detector/internal/slackrecorder"
 )
