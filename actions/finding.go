@@ -2,7 +2,6 @@ package actions
 
 import (
 	"fmt"
-	"math"
 	"strings"
 	"time"
 
@@ -86,19 +85,9 @@ func sharedText(g analyzer.GPUReport) string {
 	return " (shared with " + strings.Join(names, ", ") + ")"
 }
 
-// evidenceWindow is the window length the analyzer judged over: expected
-// samples times scrape interval, rounded to whole chunks (the window is a
-// multiple of the chunk).
+// evidenceWindow is the window length the analyzer judged over.
 func evidenceWindow(r analyzer.PodReport) time.Duration {
-	var expected int64
-	for _, g := range r.GPUs {
-		expected = max(expected, g.ExpectedSamples)
-	}
-	secs := float64(expected) * r.Evidence.ScrapeIntervalSecs
-	if chunk := r.Evidence.ChunkSecs; chunk > 0 {
-		secs = math.Round(secs/chunk) * chunk
-	}
-	return time.Duration(math.Round(secs)) * time.Second
+	return time.Duration(r.Evidence.WindowSecs * float64(time.Second))
 }
 
 // evidenceStart is the end of the earliest chunk holding a sample of the pod.

@@ -7,30 +7,6 @@ import (
 	"github.com/miner-detector/miner-detector/analyzer"
 )
 
-func TestEvidenceWindow(t *testing.T) {
-	cases := []struct {
-		name     string
-		expected int64
-		interval float64
-		chunk    float64
-		want     time.Duration
-	}{
-		{"1h at 15 s", 240, 15, 300, time.Hour},
-		{"detected interval a hair short still reads 1h", 240, 14.999, 300, time.Hour},
-		{"detected interval a hair long", 2880, 30.004, 900, 24 * time.Hour},
-		{"no chunk: whole seconds", 20, 15, 0, 5 * time.Minute},
-		{"no data", 0, 0, 300, 0},
-	}
-	for _, c := range cases {
-		r := report("a", "b", gpu("node-a", "0", analyzer.Miner))
-		r.GPUs[0].ExpectedSamples = c.expected
-		r.Evidence.ScrapeIntervalSecs, r.Evidence.ChunkSecs = c.interval, c.chunk
-		if got := evidenceWindow(r); got != c.want {
-			t.Errorf("%s: window %v, want %v", c.name, got, c.want)
-		}
-	}
-}
-
 func TestFormatDuration(t *testing.T) {
 	for d, want := range map[time.Duration]string{
 		time.Hour:                  "1h",

@@ -60,6 +60,7 @@ func report(ns, pod string, gpus ...analyzer.GPUReport) analyzer.PodReport {
 		Rule:                 "flat_high_util",
 		Thresholds:           analyzer.Thresholds{MeanAbove: 95, StdDevBelow: 2, MinCoverage: 0.8},
 		Reason:               "gpu 0 on " + r.Node + ": mean 99.10 > 95 and stddev 0.40 < 2",
+		WindowSecs:           time.Hour.Seconds(),
 		ScrapeIntervalSecs:   15,
 		ScrapeIntervalSource: "detected",
 		ChunkSecs:            testChunk.Seconds(),

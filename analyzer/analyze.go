@@ -205,6 +205,8 @@ func podReport(key PodKey, gpus []GPUReport, rep Report, cfg Config) PodReport {
 			MinCoverage: cfg.MinCoverage,
 		},
 		Reason:               fmt.Sprintf("gpu %s (%s) on %s: %s", worst.Index, worst.UUID, worst.Node, worst.Reason),
+		WindowSecs:           rep.Window.Seconds(),
+		WindowEnd:            rep.End,
 		ScrapeIntervalSecs:   rep.ScrapeInterval.Seconds(),
 		ScrapeIntervalSource: rep.ScrapeIntervalSource,
 		ChunkSecs:            rep.Chunk.Seconds(),

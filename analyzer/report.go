@@ -68,6 +68,8 @@ type Evidence struct {
 	Thresholds Thresholds `json:"thresholds"`
 	// Reason is the deciding GPU's explanation.
 	Reason               string     `json:"reason"`
+	WindowSecs           float64    `json:"window_seconds"`
+	WindowEnd            time.Time  `json:"window_end"`
 	ScrapeIntervalSecs   float64    `json:"scrape_interval_seconds"`
 	ScrapeIntervalSource string     `json:"scrape_interval_source"`
 	ChunkSecs            float64    `json:"chunk_seconds"`
