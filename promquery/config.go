@@ -109,8 +109,8 @@ func (c Config) Validate() error {
 		}
 	}
 	switch {
-	case c.MaxSamples < 1000:
-		return fmt.Errorf("maxSamples: must be at least 1000, got %d", c.MaxSamples)
+	case c.MaxSamples < 100:
+		return fmt.Errorf("maxSamples: must be at least 100, got %d", c.MaxSamples)
 	case c.Chunk < 0 || (c.Chunk > 0 && c.Chunk < time.Minute):
 		return fmt.Errorf("chunk: must be at least 1m, got %v", c.Chunk)
 	case c.MinScrapeInterval <= 0:

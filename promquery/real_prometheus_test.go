@@ -1,0 +1,100 @@
+package promquery_test
+
+import (
+	"bytes"
+	"fmt"
+	"math"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/miner-detector/miner-detector/internal/fleet"
+	"github.com/miner-detector/miner-detector/internal/promtest"
+	"github.com/miner-detector/miner-detector/promquery"
+)
+
+// These tests run the same checks as the embedded-engine ones against a real
+// Prometheus 2.x server (Debian's package), whose range selectors are closed
+// [t-r, t]: samples sit on chunk boundaries, and a double-counted or dropped
+// boundary sample would show as a wrong count.
+
+func startReal(t *testing.T, data []rawSeries, opts promtest.Options) promquery.API {
+	t.Helper()
+	var series []fleet.Series
+	for _, r := range data {
+		series = append(series, fleet.Series{Labels: r.labels, Times: r.ts, Values: r.v})
+	}
+	var om bytes.Buffer
+	if err := fleet.WriteOpenMetrics(&om, series...); err != nil {
+		t.Fatal(err)
+	}
+	srv := promtest.Start(t, om.Bytes(), opts)
+	api, err := promquery.NewClient(promquery.Connection{URL: srv.URL, Timeout: 30 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("%s", srv)
+	return api
+}
+
+func TestReadRealPrometheusMatchesDirectComputation(t *testing.T) {
+	for _, interval := range []time.Duration{15 * time.Second, 30 * time.Second} {
+		for _, layout := range []string{"honor", "exported"} {
+			t.Run(fmt.Sprintf("%v/%s", interval, layout), func(t *testing.T) {
+				data := testFleet(6*time.Hour, interval, layout)
+				res := checkRead(t, startReal(t, data, promtest.Options{}), promquery.DefaultConfig(), data, 6*time.Hour)
+				if res.Semantics != promquery.Closed {
+					t.Fatalf("Prometheus 2.x probed as %s, want closed", res.Semantics)
+				}
+			})
+		}
+	}
+}
+
+// Shards and slices on a real server with a real --query.max-samples: the
+// numbers do not change and no query is refused.
+func TestReadRealPrometheusShardedUnderSampleLimit(t *testing.T) {
+	data := testFleet(6*time.Hour, 15*time.Second, "honor")
+	api := startReal(t, data, promtest.Options{MaxSamples: 200})
+	cfg := promquery.DefaultConfig()
+	cfg.MaxSamples, cfg.MinScrapeInterval = 200, 15*time.Second
+	res := checkRead(t, api, cfg, data, 6*time.Hour)
+	if len(res.Plan.Shards) < 2 || len(res.Plan.Slices) < 2 {
+		t.Fatalf("plan not sharded: %d shards × %d slices", len(res.Plan.Shards), len(res.Plan.Slices))
+	}
+	// The same window in one query is over the server's limit: the plan is
+	// what keeps the cycle working.
+	whole := promquery.DefaultConfig()
+	whole.MaxSamples = 50_000_000
+	r, err := promquery.NewReader(api, whole, 0, 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := r.Read(t.Context(), readEnd, 6*time.Hour); err == nil || !strings.Contains(err.Error(), "too many samples") {
+		t.Fatalf("unplanned query against a 200-sample limit: %v; want the server's too-many-samples error", err)
+	}
+}
+
+func TestReadRealPrometheusExcludesBadSamples(t *testing.T) {
+	data := testFleet(time.Hour, 15*time.Second, "exported")
+	endIdx := 0
+	for i, ts := range data[0].ts {
+		if ts.Equal(readEnd) {
+			endIdx = i
+		}
+	}
+	bad := []float64{math.NaN(), -1, 150, math.Inf(1)}
+	for i, v := range bad {
+		data[0].v[endIdx-41*i] = v
+	}
+	res := checkRead(t, startReal(t, data, promtest.Options{}), promquery.DefaultConfig(), data, time.Hour)
+	var badSeen int64
+	for _, s := range res.Input.Series {
+		for _, c := range s.Chunks {
+			badSeen += c.BadSamples
+		}
+	}
+	if badSeen != int64(len(bad)) || res.Rereads == 0 {
+		t.Fatalf("%d bad samples, %d rereads; want %d bad", badSeen, res.Rereads, len(bad))
+	}
+}
