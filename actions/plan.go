@@ -68,6 +68,9 @@ type Summary struct {
 	Notify     int `json:"notify"`
 	Delete     int `json:"delete"`
 	SkipDelete int `json:"skip_delete"`
+	// Capped counts miner pods not deleted because the per-cycle deletion
+	// cap was reached: more miners than the cap lets enforcement handle.
+	Capped int `json:"capped"`
 }
 
 // Summary counts the plan's steps by kind; MinerPods is the number of record
@@ -85,14 +88,17 @@ func (p Plan) Summary() Summary {
 			s.Delete++
 		case StepSkipDelete:
 			s.SkipDelete++
+			if strings.HasPrefix(st.Reason, reasonCapPrefix) {
+				s.Capped++
+			}
 		}
 	}
 	return s
 }
 
 func (s Summary) String() string {
-	return fmt.Sprintf("%d miner pods: %d record, %d notify, %d delete, %d skip_delete",
-		s.MinerPods, s.Record, s.Notify, s.Delete, s.SkipDelete)
+	return fmt.Sprintf("%d miner pods: %d record, %d notify, %d delete, %d skip_delete (%d over the cap)",
+		s.MinerPods, s.Record, s.Notify, s.Delete, s.SkipDelete, s.Capped)
 }
 
 // BuildPlan decides this cycle's steps from the analyzer's pod reports and
@@ -186,7 +192,7 @@ func decideDeletion(r analyzer.PodReport, strikes int, p Policy, deletions *int)
 	case strikes < p.StrikesToEnforce:
 		return StepSkipDelete, node, fmt.Sprintf("strike %d of %d", strikes, p.StrikesToEnforce)
 	case *deletions >= p.MaxDeletionsPerCycle:
-		return StepSkipDelete, node, fmt.Sprintf("per-cycle deletion cap %d reached", p.MaxDeletionsPerCycle)
+		return StepSkipDelete, node, fmt.Sprintf("%s %d reached", reasonCapPrefix, p.MaxDeletionsPerCycle)
 	}
 	*deletions++
 	if !p.Enforce {
@@ -194,6 +200,9 @@ func decideDeletion(r analyzer.PodReport, strikes int, p Policy, deletions *int)
 	}
 	return StepDelete, node, fmt.Sprintf("strike %d of %d", strikes, p.StrikesToEnforce)
 }
+
+// reasonCapPrefix starts the reason of a deletion the cap prevented.
+const reasonCapPrefix = "per-cycle deletion cap"
 
 func with(s Step, kind StepKind, reason string) Step {
 	s.Kind, s.Reason = kind, reason

@@ -371,8 +371,15 @@ func TestPlanSummary(t *testing.T) {
 	if got != want {
 		t.Errorf("Summary() = %+v, want %+v", got, want)
 	}
-	if s := got.String(); s != "2 miner pods: 2 record, 1 notify, 1 delete, 1 skip_delete" {
+	if s := got.String(); s != "2 miner pods: 2 record, 1 notify, 1 delete, 1 skip_delete (0 over the cap)" {
 		t.Errorf("Summary().String() = %q", s)
+	}
+	// With a cap of one, the second ready miner is counted as capped.
+	p.MaxDeletionsPerCycle = 1
+	prev = states(map[string]PodState{"a/x": {Strikes: 1, Notified: true}, "b/y": {Strikes: 1, Notified: true}})
+	plan, _ = BuildPlan([]analyzer.PodReport{miner("a", "x"), miner("b", "y")}, prev, p)
+	if got := plan.Summary(); got.Capped != 1 || got.Delete != 1 {
+		t.Errorf("capped summary %+v, want 1 delete and 1 capped", got)
 	}
 }
 

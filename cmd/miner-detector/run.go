@@ -52,6 +52,11 @@ func runCommand(ctx context.Context, args []string, _, stderr io.Writer) error {
 		log.Warn("no cluster access: findings are logged and posted, not recorded as Events; enforcing is impossible")
 	}
 	m := metrics.New()
+	period, err := schedulePeriod(cfg.Schedule, time.Now())
+	if err != nil {
+		return &configError{fmt.Errorf("schedule: %w", err)}
+	}
+	m.Settings(period, cfg.Actions.Enforce)
 	cyc, err := buildCycle(cfg, kube, m, log)
 	if err != nil {
 		return err
@@ -152,4 +157,14 @@ type cronLogger struct{ log *slog.Logger }
 func (c cronLogger) Info(msg string, kv ...any) { c.log.Debug("cron: "+msg, kv...) }
 func (c cronLogger) Error(err error, msg string, kv ...any) {
 	c.log.Error("cron: "+msg, append(kv, "err", err)...)
+}
+
+// schedulePeriod is the time between the schedule's next two ticks.
+func schedulePeriod(spec string, now time.Time) (time.Duration, error) {
+	s, err := cron.ParseStandard(spec)
+	if err != nil {
+		return 0, err
+	}
+	next := s.Next(now)
+	return s.Next(next).Sub(next), nil
 }

@@ -61,6 +61,8 @@ func TestDaemonServesAndShutsDown(t *testing.T) {
 		`miner_detector_pods{verdict="benign"}`,
 		`miner_detector_actions_total{kind="record",result="skipped"} 7`, // no cluster access: logged, not recorded
 		"miner_detector_last_success_timestamp_seconds",
+		`miner_detector_suspect_pod_strikes{namespace="team-a",pod="batch-worker-5c7d9f8b6-x2k4q"} 1`,
+		`miner_detector_deletions_capped 0`,
 	} {
 		if !strings.Contains(body, want) {
 			t.Errorf("/metrics lacks %s\n%s", want, grepLines(body, "miner_detector_"))

@@ -99,6 +99,12 @@ func (c *Cycle) Run(ctx context.Context, at time.Time) (Result, error) {
 		for _, o := range res.Outcomes {
 			c.Metrics.Action(string(o.Kind), string(o.Result))
 		}
+		c.Metrics.Capped(plan.Summary().Capped)
+		for _, st := range plan.Steps {
+			if st.Kind == actions.StepRecord {
+				c.Metrics.Strikes(st.Pod.Namespace, st.Pod.Pod, st.Strikes)
+			}
+		}
 	}
 	if err := c.State.Save(ctx, next); err != nil {
 		log.Error("cycle failed: save action state", "err", err)

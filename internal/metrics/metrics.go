@@ -38,6 +38,11 @@ type Metrics struct {
 	queryPeak      prometheus.Gauge
 	windowSeconds  prometheus.Gauge
 	scrapeInterval prometheus.Gauge
+	suspectCover   *prometheus.GaugeVec
+	strikes        *prometheus.GaugeVec
+	capped         prometheus.Gauge
+	schedule       prometheus.Gauge
+	enforce        prometheus.Gauge
 }
 
 // New registers the metrics (and the Go and process collectors) on a new
@@ -79,7 +84,17 @@ func New() *Metrics {
 		Help: "Length of the evaluation window."})
 	m.scrapeInterval = prometheus.NewGauge(prometheus.GaugeOpts{Name: "miner_detector_scrape_interval_seconds",
 		Help: "Scrape interval used for coverage (configured or detected)."})
-	for _, c := range []prometheus.Collector{m.cycles, m.duration, m.lastSuccess, m.gpus, m.unattributed, m.badSamples,
+	m.suspectCover = prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "miner_detector_suspect_pod_coverage",
+		Help: "Share of expected samples present for the deciding GPU of each suspect pod."}, suspectLabels)
+	m.strikes = prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "miner_detector_suspect_pod_strikes",
+		Help: "Consecutive cycles each suspect pod has been judged a miner."}, []string{"namespace", "pod"})
+	m.capped = prometheus.NewGauge(prometheus.GaugeOpts{Name: "miner_detector_deletions_capped",
+		Help: "Miner pods the last cycle would have deleted but for the per-cycle deletion cap."})
+	m.schedule = prometheus.NewGauge(prometheus.GaugeOpts{Name: "miner_detector_schedule_interval_seconds",
+		Help: "Time between two scheduled cycles (for staleness alerts)."})
+	m.enforce = prometheus.NewGauge(prometheus.GaugeOpts{Name: "miner_detector_enforce",
+		Help: "1 when enforcing (deleting miner pods), 0 in dry-run."})
+	for _, c := range []prometheus.Collector{m.suspectCover, m.strikes, m.capped, m.schedule, m.enforce, m.cycles, m.duration, m.lastSuccess, m.gpus, m.unattributed, m.badSamples,
 		m.pods, m.suspect, m.suspectMean, m.suspectStdDev, m.actions, m.queries, m.querySeries, m.queryPeak,
 		m.windowSeconds, m.scrapeInterval} {
 		f(c)
@@ -119,6 +134,8 @@ func (m *Metrics) Report(r analyzer.Report) {
 	m.suspect.Reset()
 	m.suspectMean.Reset()
 	m.suspectStdDev.Reset()
+	m.suspectCover.Reset()
+	m.strikes.Reset()
 	for _, p := range r.Pods {
 		counts[p.Verdict]++
 		gpus += len(p.GPUs)
@@ -134,6 +151,7 @@ func (m *Metrics) Report(r analyzer.Report) {
 			if g.Verdict == analyzer.Miner {
 				m.suspectMean.WithLabelValues(lv...).Set(g.Mean)
 				m.suspectStdDev.WithLabelValues(lv...).Set(g.StdDev())
+				m.suspectCover.WithLabelValues(lv...).Set(g.Coverage)
 				break
 			}
 		}
@@ -156,4 +174,22 @@ func (m *Metrics) Action(kind, result string) {
 // CyclesCounter is the cycles counter for one result (for tests and checks).
 func (m *Metrics) CyclesCounter(result string) prometheus.Counter {
 	return m.cycles.WithLabelValues(result)
+}
+
+// Strikes records a suspect pod's consecutive miner verdicts.
+func (m *Metrics) Strikes(namespace, pod string, strikes int) {
+	m.strikes.WithLabelValues(namespace, pod).Set(float64(strikes))
+}
+
+// Capped records how many miner pods the deletion cap held back this cycle.
+func (m *Metrics) Capped(n int) { m.capped.Set(float64(n)) }
+
+// Settings records the schedule's period and the mode.
+func (m *Metrics) Settings(schedule time.Duration, enforce bool) {
+	m.schedule.Set(schedule.Seconds())
+	v := 0.0
+	if enforce {
+		v = 1
+	}
+	m.enforce.Set(v)
 }
