@@ -73,7 +73,7 @@ func (c *Cycle) Run(ctx context.Context, at time.Time) (Result, error) {
 		c.Metrics.Report(res.Report)
 		c.Metrics.Queries(read.Plan.Queries(), read.Plan.Series, read.Plan.PeakSamples)
 	}
-	c.logFindings(log, res.Report)
+	c.logFindings(ctx, log, res.Report)
 	log.Info("cycle evaluated", "pods", len(res.Report.Pods), "unattributed_gpus", len(res.Report.UnattributedGPUs),
 		"series", read.Plan.Series, "queries", read.Plan.Queries(), "rereads", read.Rereads,
 		"semantics", string(read.Semantics), "scrape_interval", res.Report.ScrapeInterval.String(),
@@ -116,7 +116,7 @@ func (c *Cycle) Run(ctx context.Context, at time.Time) (Result, error) {
 }
 
 // logFindings writes one structured line per pod that is not benign.
-func (c *Cycle) logFindings(log *slog.Logger, r analyzer.Report) {
+func (c *Cycle) logFindings(ctx context.Context, log *slog.Logger, r analyzer.Report) {
 	for _, p := range r.Pods {
 		if p.Verdict == analyzer.Benign {
 			continue
@@ -125,7 +125,7 @@ func (c *Cycle) logFindings(log *slog.Logger, r analyzer.Report) {
 		if p.Verdict == analyzer.Miner {
 			level = slog.LevelWarn
 		}
-		log.Log(context.Background(), level, "finding", "namespace", p.Namespace, "pod", p.Pod, "node", p.Node,
+		log.Log(ctx, level, "finding", "namespace", p.Namespace, "pod", p.Pod, "node", p.Node,
 			"verdict", string(p.Verdict), "shared", p.Shared, "rule", p.Evidence.Rule, "reason", p.Evidence.Reason)
 	}
 }
