@@ -56,53 +56,96 @@ func Analyze(in Input, cfg Config) Report {
 	return rep
 }
 
-// group is every chunk of one GPU for one pod (or unattributed), indexed by
-// the chunk's position in the window.
+// group is every series of one GPU for one pod (or unattributed).
 type group struct {
 	pod       PodKey
 	gpu       GPU
 	container string
-	chunks    []Chunk // len = chunks in the window; Count+BadSamples == 0: no data
+	series    []*Series
+	window    window
+}
+
+// window maps chunk ends to positions in the window.
+type window struct {
+	start time.Time
+	chunk time.Duration
+	n     int
+}
+
+// index is the position of the chunk ending at end, or -1 outside the window.
+func (w window) index(end time.Time) int {
+	if w.chunk <= 0 {
+		return -1
+	}
+	i := int(end.Sub(w.start)/w.chunk) - 1
+	if i < 0 || i >= w.n || !w.start.Add(time.Duration(i+1)*w.chunk).Equal(end) {
+		return -1
+	}
+	return i
 }
 
 func (c Chunk) samples() int64 { return c.Count + c.BadSamples }
 
+// chunks returns the group's chunks by position in the window (samples() == 0:
+// no data). When two series of the same pod and GPU both hold samples for one
+// chunk (a target scraped twice), only the fuller one counts, so samples are
+// never counted twice. Chunks outside the window are ignored.
+func (g *group) chunks() []Chunk {
+	out := make([]Chunk, g.window.n)
+	for _, s := range g.series {
+		for _, c := range s.Chunks {
+			if i := g.window.index(c.End); i >= 0 && c.samples() > out[i].samples() {
+				out[i] = c
+			}
+		}
+	}
+	return out
+}
+
+// inOrder returns the chunks in time order without copying them in the
+// common case: one series whose chunks are in order and inside the window.
+func (g *group) inOrder() []Chunk {
+	if len(g.series) != 1 {
+		return g.chunks()
+	}
+	cs := g.series[0].Chunks
+	last := -1
+	for _, c := range cs {
+		i := g.window.index(c.End)
+		if i <= last {
+			return g.chunks()
+		}
+		last = i
+	}
+	return cs
+}
+
 // groupSeries joins series of the same pod and GPU (an exporter restart starts
-// a new series). When two series of the same pod and GPU both hold samples for
-// one chunk (a target scraped twice), only the fuller one counts, so samples
-// are never counted twice. Chunks outside the window are ignored.
+// a new series).
 func groupSeries(in Input) []*group {
 	type key struct {
 		pod PodKey
 		gpu string
 	}
-	n := 0
+	w := window{start: in.End.Add(-in.Window), chunk: in.Chunk}
 	if in.Chunk > 0 {
-		n = int(in.Window / in.Chunk)
+		w.n = int(in.Window / in.Chunk)
 	}
-	start := in.End.Add(-in.Window)
 	index := map[key]*group{}
 	var out []*group
-	for _, s := range in.Series {
+	for i := range in.Series {
+		s := &in.Series[i]
 		k := key{PodKey{s.Workload.Namespace, s.Workload.Pod}, s.GPU.Key()}
 		if s.Workload.Pod == "" {
 			k.pod = PodKey{}
 		}
 		g := index[k]
 		if g == nil {
-			g = &group{pod: k.pod, gpu: s.GPU, container: s.Workload.Container, chunks: make([]Chunk, n)}
+			g = &group{pod: k.pod, gpu: s.GPU, container: s.Workload.Container, window: w}
 			index[k] = g
 			out = append(out, g)
 		}
-		for _, c := range s.Chunks {
-			i := int(c.End.Sub(start)/in.Chunk) - 1
-			if i < 0 || i >= n || !start.Add(time.Duration(i+1)*in.Chunk).Equal(c.End) {
-				continue
-			}
-			if c.samples() > g.chunks[i].samples() {
-				g.chunks[i] = c
-			}
-		}
+		g.series = append(g.series, s)
 	}
 	return out
 }
@@ -124,11 +167,15 @@ func findShared(groups []*group, chunk, interval time.Duration) map[string][]Pod
 		if len(gs) < 2 {
 			continue
 		}
-		for i := range gs[0].chunks {
+		byPos := make([][]Chunk, len(gs))
+		for j, g := range gs {
+			byPos[j] = g.chunks()
+		}
+		for i := range gs[0].window.n {
 			var load int64
 			var present []PodKey
-			for _, g := range gs {
-				if n := g.chunks[i].samples(); n > 0 {
+			for j, g := range gs {
+				if n := byPos[j][i].samples(); n > 0 {
 					load += n
 					present = append(present, g.pod)
 				}
@@ -151,6 +198,7 @@ func findShared(groups []*group, chunk, interval time.Duration) map[string][]Pod
 // count as bad samples.
 func mergeChunks(chunks []Chunk, cfg Config) Stats {
 	var s Stats
+	s.Curve = make([]ChunkMean, 0, len(chunks))
 	for _, c := range chunks {
 		if c.samples() == 0 {
 			continue
@@ -170,7 +218,7 @@ func mergeChunks(chunks []Chunk, cfg Config) Stats {
 }
 
 func judgeGPU(g *group, expected int64, cfg Config) GPUReport {
-	r := GPUReport{GPU: g.gpu, Container: g.container, Stats: mergeChunks(g.chunks, cfg)}
+	r := GPUReport{GPU: g.gpu, Container: g.container, Stats: mergeChunks(g.inOrder(), cfg)}
 	r.ExpectedSamples = expected
 	if expected > 0 {
 		r.Coverage = float64(r.Count) / float64(expected)
