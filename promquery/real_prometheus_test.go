@@ -18,7 +18,7 @@ import (
 // [t-r, t]: samples sit on chunk boundaries, and a double-counted or dropped
 // boundary sample would show as a wrong count.
 
-func startReal(t *testing.T, data []rawSeries, opts promtest.Options) promquery.API {
+func startReal(t *testing.T, data []rawSeries, opts ...promtest.Option) promquery.API {
 	t.Helper()
 	var series []fleet.Series
 	for _, r := range data {
@@ -28,7 +28,7 @@ func startReal(t *testing.T, data []rawSeries, opts promtest.Options) promquery.
 	if err := fleet.WriteOpenMetrics(&om, series...); err != nil {
 		t.Fatal(err)
 	}
-	srv := promtest.Start(t, om.Bytes(), opts)
+	srv := promtest.Start(t, om.Bytes(), opts...)
 	api, err := promquery.NewClient(promquery.Connection{URL: srv.URL, Timeout: 30 * time.Second})
 	if err != nil {
 		t.Fatal(err)
@@ -42,7 +42,7 @@ func TestReadRealPrometheusMatchesDirectComputation(t *testing.T) {
 		for _, layout := range []string{"honor", "exported"} {
 			t.Run(fmt.Sprintf("%v/%s", interval, layout), func(t *testing.T) {
 				data := testFleet(6*time.Hour, interval, layout)
-				res := checkRead(t, startReal(t, data, promtest.Options{}), promquery.DefaultConfig(), data, 6*time.Hour)
+				res := checkRead(t, startReal(t, data), promquery.DefaultConfig(), data, 6*time.Hour)
 				if res.Semantics != promquery.Closed {
 					t.Fatalf("Prometheus 2.x probed as %s, want closed", res.Semantics)
 				}
@@ -55,7 +55,7 @@ func TestReadRealPrometheusMatchesDirectComputation(t *testing.T) {
 // numbers do not change and no query is refused.
 func TestReadRealPrometheusShardedUnderSampleLimit(t *testing.T) {
 	data := testFleet(6*time.Hour, 15*time.Second, "honor")
-	api := startReal(t, data, promtest.Options{MaxSamples: 200})
+	api := startReal(t, data, promtest.WithMaxSamples(200))
 	cfg := promquery.DefaultConfig()
 	cfg.MaxSamples, cfg.MinScrapeInterval = 200, 15*time.Second
 	res := checkRead(t, api, cfg, data, 6*time.Hour)
@@ -87,7 +87,7 @@ func TestReadRealPrometheusExcludesBadSamples(t *testing.T) {
 	for i, v := range bad {
 		data[0].v[endIdx-41*i] = v
 	}
-	res := checkRead(t, startReal(t, data, promtest.Options{}), promquery.DefaultConfig(), data, time.Hour)
+	res := checkRead(t, startReal(t, data), promquery.DefaultConfig(), data, time.Hour)
 	var badSeen int64
 	for _, s := range res.Input.Series {
 		for _, c := range s.Chunks {

@@ -36,7 +36,7 @@ func TestScanRealPrometheusMatchesDirectComputation(t *testing.T) {
 	if err := fleet.WriteOpenMetrics(&om, fleet.FleetSeries(pods, fleet.Exported, end.Add(-window-time.Hour), end.Add(time.Hour), scrape)...); err != nil {
 		t.Fatal(err)
 	}
-	srv := promtest.Start(t, om.Bytes(), promtest.Options{})
+	srv := promtest.Start(t, om.Bytes())
 
 	var stdout, stderr bytes.Buffer
 	args := []string{"scan", "--prometheus-url", srv.URL, "--window", "6h", "--at", end.Format(time.RFC3339),

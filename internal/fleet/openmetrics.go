@@ -19,9 +19,7 @@ import (
 // seconds with up to three decimals.
 //
 // Each series' samples must already be in time order (Samples returns them
-// so). promtool 2.x turns a timestamp into milliseconds as int64(s*1000),
-// which can land one millisecond early for fractional seconds: keep sample
-// times on whole seconds when exact timestamps matter.
+// so); a series out of order is an error, as it would be for promtool.
 func WriteOpenMetrics(w io.Writer, series ...Series) error {
 	var families []string
 	byFamily := map[string][]Series{}

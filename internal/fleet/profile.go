@@ -70,8 +70,8 @@ func ThrottledMiner(level float64) Profile {
 // BurstyTraining mimics a deep-learning training job (PyTorch/DeepSpeed):
 // long stretches of training steps at 85-100 % with the odd input-pipeline
 // stall, interrupted every 6-10 minutes by an evaluation or checkpoint phase
-// of 1-2 minutes where the GPU waits on the CPU, the disk or the network and
-// drops to 0-30 %. Over an hour: mean ≈ 75-85, stddev well above 10. A 10 s
+// of 45-90 seconds where the GPU waits on the CPU, the disk or the network and
+// drops to 0-30 %. Over an hour: mean ≈ 70-85, stddev 20-35. A 10 s
 // nvidia-smi sample inside a training stretch looks "flat and high", which is
 // why the old detector's short window mistook training for mining.
 func BurstyTraining() Profile {
@@ -79,7 +79,7 @@ func BurstyTraining() Profile {
 		// Per-GPU cycle shape, fixed by the seed.
 		shape := rand.New(rand.NewPCG(mix(seed), 3))
 		period := time.Duration(6*60+shape.IntN(4*60+1)) * time.Second // 6..10 min
-		dip := time.Duration(60+shape.IntN(61)) * time.Second          // 60..120 s
+		dip := time.Duration(45+shape.IntN(46)) * time.Second          // 45..90 s
 		phase := time.Duration(shape.Int64N(int64(period)))
 
 		r := sampleRand(seed, t, 3)

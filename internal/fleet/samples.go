@@ -12,8 +12,8 @@ type Scrape struct {
 	// Interval between samples; zero means DefaultInterval.
 	Interval time.Duration
 	// Phase shifts the grid: samples fall on Unix-epoch multiples of
-	// Interval plus Phase, with no jitter. Keep it a whole number of
-	// seconds for promtool (see WriteOpenMetrics).
+	// Interval plus Phase, with no jitter. OpenMetrics carries millisecond
+	// precision, so keep Phase a whole number of milliseconds.
 	Phase time.Duration
 	// Gaps are failed scrapes: no sample at any t with From <= t < To.
 	Gaps []Range

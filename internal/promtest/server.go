@@ -1,12 +1,15 @@
 // Package promtest starts a real Prometheus server (Debian's `prometheus`
-// package, 2.x) on 127.0.0.1 for tests, with history backfilled from
-// OpenMetrics by `promtool tsdb create-blocks-from openmetrics`. A missing
-// binary fails the test with the way to install it; it never skips.
+// package, 2.x) on 127.0.0.1 for tests, its history backfilled from
+// OpenMetrics text by `promtool tsdb create-blocks-from openmetrics`.
+//
+// A missing binary fails the test with the command that installs it; it
+// never skips: the tests that need a real server are the ones that prove the
+// production query path.
 package promtest
 
 import (
-	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net"
 	"net/http"
@@ -14,132 +17,229 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"strings"
+	"syscall"
 	"testing"
 	"time"
 )
 
-// Server is a running Prometheus.
+// Server is a running Prometheus, stopped when the test ends.
 type Server struct {
-	URL     string
-	Version string
+	URL     string // "http://127.0.0.1:<port>"
+	Version string // from /api/v1/status/buildinfo, e.g. "2.42.0+ds"
 }
 
-// Options tune the server.
-type Options struct {
-	// MaxSamples is --query.max-samples; 0 keeps Prometheus's 50M default.
-	MaxSamples int64
+// DefaultMaxSamples is Prometheus's own --query.max-samples default.
+const DefaultMaxSamples = 50_000_000
+
+// ReadyTimeout bounds how long Start waits for /-/ready.
+const ReadyTimeout = 60 * time.Second
+
+// maxBlockDuration lets promtool write one block per ~6 months instead of
+// one per 2 h: it re-reads the whole input for every block, so a week of
+// fleet history takes ~2 s instead of ~1 min.
+const maxBlockDuration = "8760h"
+
+// InstallHint says how to get the binaries.
+const InstallHint = "install Debian's Prometheus with `apt-get install -y prometheus` " +
+	"(it provides both prometheus and promtool), or run `make test`, which installs it"
+
+type config struct {
+	maxSamples    int
+	lookbackDelta time.Duration
+	args          []string
 }
 
-const installHint = "install Debian's Prometheus: `apt-get install -y prometheus` (or run `make test`, which installs it)"
+// Option tunes the server.
+type Option func(*config)
 
-// Binary returns the path of a Prometheus binary, failing the test when it
-// is missing.
-func Binary(t testing.TB, name string) string {
-	t.Helper()
-	if p, err := exec.LookPath(name); err == nil {
-		return p
-	}
-	if p := filepath.Join("/usr/bin", name); fileExists(p) {
-		return p
-	}
-	t.Fatalf("%s not found on PATH: the real-Prometheus tests need it; %s", name, installHint)
-	return ""
-}
+// WithMaxSamples sets --query.max-samples (default DefaultMaxSamples), to
+// prove that queries stay under a server's sample limit.
+func WithMaxSamples(n int) Option { return func(c *config) { c.maxSamples = n } }
+
+// WithLookbackDelta sets --query.lookback-delta (Prometheus's default: 5m).
+func WithLookbackDelta(d time.Duration) Option { return func(c *config) { c.lookbackDelta = d } }
+
+// WithArgs appends raw flags to the prometheus command line, e.g.
+// "--enable-feature=promql-at-modifier".
+func WithArgs(args ...string) Option { return func(c *config) { c.args = append(c.args, args...) } }
 
 // Start backfills openMetrics into a new TSDB and serves it on a free
-// loopback port until the test ends.
-func Start(t testing.TB, openMetrics []byte, opts Options) *Server {
+// loopback port until the test ends. Any failure is fatal to the test.
+func Start(t testing.TB, openMetrics []byte, opts ...Option) *Server {
 	t.Helper()
-	prom, promtool := Binary(t, "prometheus"), Binary(t, "promtool")
-	dir := t.TempDir()
+	cfg := config{maxSamples: DefaultMaxSamples}
+	for _, o := range opts {
+		o(&cfg)
+	}
+	prometheus, promtool, err := findTools(os.Getenv("PATH"), "/usr/bin")
+	if err != nil {
+		t.Fatalf("promtest: %v", err)
+	}
+
+	dir := t.TempDir() // removed after the server is stopped: cleanups run last-in first-out
 	data := filepath.Join(dir, "data")
 	input := filepath.Join(dir, "input.om")
 	if err := os.WriteFile(input, openMetrics, 0o600); err != nil {
-		t.Fatal(err)
+		t.Fatalf("promtest: write OpenMetrics: %v", err)
 	}
-	if out, err := exec.Command(promtool, "tsdb", "create-blocks-from", "openmetrics", "--quiet", input, data).CombinedOutput(); err != nil {
-		t.Fatalf("promtool backfill: %v\n%s", err, out)
+	out, err := exec.Command(promtool, "tsdb", "create-blocks-from", "openmetrics",
+		"--quiet", "--max-block-duration="+maxBlockDuration, input, data).CombinedOutput()
+	if err != nil {
+		t.Fatalf("promtest: promtool tsdb create-blocks-from openmetrics: %v\n%s", err, out)
 	}
-	cfg := filepath.Join(dir, "prometheus.yml")
-	if err := os.WriteFile(cfg, []byte("global:\n  scrape_interval: 15s\n"), 0o600); err != nil {
-		t.Fatal(err)
+	configFile := filepath.Join(dir, "prometheus.yml")
+	// No scrape configs: the server holds only the backfilled history.
+	if err := os.WriteFile(configFile, []byte("global:\n  evaluation_interval: 1m\n"), 0o600); err != nil {
+		t.Fatalf("promtest: write config: %v", err)
 	}
-	addr := freeAddr(t)
-	args := []string{
-		"--config.file=" + cfg, "--storage.tsdb.path=" + data, "--web.listen-address=" + addr,
-		// Backfilled history may be old: never let retention delete it.
-		"--storage.tsdb.retention.time=100y",
+
+	// The free port is found by binding and releasing it; another process
+	// may take it in between, so try a few ports.
+	var lastErr error
+	for attempt := 0; attempt < 3; attempt++ {
+		addr, err := freeAddr()
+		if err != nil {
+			t.Fatalf("promtest: %v", err)
+		}
+		args := []string{
+			"--config.file=" + configFile,
+			"--storage.tsdb.path=" + data,
+			// Backfilled history lies in the past: never let retention delete it.
+			"--storage.tsdb.retention.time=100y",
+			"--web.listen-address=" + addr,
+			"--query.max-samples=" + strconv.Itoa(cfg.maxSamples),
+		}
+		if cfg.lookbackDelta > 0 {
+			args = append(args, "--query.lookback-delta="+cfg.lookbackDelta.String())
+		}
+		args = append(args, cfg.args...)
+		logFile := filepath.Join(dir, fmt.Sprintf("prometheus-%d.log", attempt))
+		s, err := run(t, prometheus, args, addr, logFile)
+		if err == nil {
+			return s
+		}
+		lastErr = err
+		if !strings.Contains(err.Error(), "address already in use") {
+			break
+		}
 	}
-	if opts.MaxSamples > 0 {
-		args = append(args, "--query.max-samples="+strconv.FormatInt(opts.MaxSamples, 10))
+	t.Fatalf("promtest: %v", lastErr)
+	return nil
+}
+
+// run starts prometheus, registers its stop with t.Cleanup and waits until
+// it is ready.
+func run(t testing.TB, binary string, args []string, addr, logFile string) (*Server, error) {
+	log, err := os.Create(logFile)
+	if err != nil {
+		return nil, err
 	}
-	var stderr bytes.Buffer
-	cmd := exec.Command(prom, args...)
-	cmd.Stdout, cmd.Stderr = &stderr, &stderr
+	defer log.Close() // the child holds its own descriptor
+	cmd := exec.Command(binary, args...)
+	cmd.Stdout, cmd.Stderr = log, log
 	if err := cmd.Start(); err != nil {
-		t.Fatalf("start prometheus: %v", err)
+		return nil, fmt.Errorf("start %s: %w", binary, err)
 	}
 	exited := make(chan error, 1)
 	go func() { exited <- cmd.Wait() }()
-	t.Cleanup(func() {
-		_ = cmd.Process.Kill()
-		<-exited
-	})
+	t.Cleanup(func() { stop(cmd, exited) })
+
 	s := &Server{URL: "http://" + addr}
-	deadline := time.Now().Add(60 * time.Second)
+	client := &http.Client{Timeout: 5 * time.Second}
+	deadline := time.Now().Add(ReadyTimeout)
 	for {
 		select {
 		case err := <-exited:
-			t.Fatalf("prometheus exited: %v\n%s", err, stderr.String())
+			exited <- err // for stop
+			return nil, fmt.Errorf("prometheus exited before it was ready (%v); its log:\n%s", err, readLog(logFile))
 		default:
 		}
-		if resp, err := http.Get(s.URL + "/-/ready"); err == nil {
+		if resp, err := client.Get(s.URL + "/-/ready"); err == nil {
 			resp.Body.Close()
 			if resp.StatusCode == http.StatusOK {
 				break
 			}
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("prometheus not ready after 60s\n%s", stderr.String())
+			return nil, fmt.Errorf("prometheus not ready after %v; its log:\n%s", ReadyTimeout, readLog(logFile))
 		}
-		time.Sleep(100 * time.Millisecond)
+		time.Sleep(50 * time.Millisecond)
 	}
-	s.Version = buildVersion(t, s.URL)
-	return s
+	version, err := buildVersion(client, s.URL)
+	if err != nil {
+		return nil, err
+	}
+	s.Version = version
+	return s, nil
 }
 
-func buildVersion(t testing.TB, url string) string {
-	t.Helper()
-	resp, err := http.Get(url + "/api/v1/status/buildinfo")
+// stop asks prometheus to shut down cleanly, and kills it after 10 s.
+func stop(cmd *exec.Cmd, exited chan error) {
+	_ = cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-exited:
+	case <-time.After(10 * time.Second):
+		_ = cmd.Process.Kill()
+		<-exited
+	}
+}
+
+func readLog(path string) string {
+	b, err := os.ReadFile(path)
 	if err != nil {
-		t.Fatalf("buildinfo: %v", err)
+		return fmt.Sprintf("(cannot read %s: %v)", path, err)
+	}
+	return string(b)
+}
+
+func buildVersion(client *http.Client, url string) (string, error) {
+	resp, err := client.Get(url + "/api/v1/status/buildinfo")
+	if err != nil {
+		return "", fmt.Errorf("buildinfo: %w", err)
 	}
 	defer resp.Body.Close()
 	var body struct {
-		Data struct {
+		Status string `json:"status"`
+		Data   struct {
 			Version string `json:"version"`
 		} `json:"data"`
 	}
 	if err := json.NewDecoder(resp.Body).Decode(&body); err != nil {
-		t.Fatalf("buildinfo: %v", err)
+		return "", fmt.Errorf("buildinfo: %w", err)
 	}
-	return body.Data.Version
+	if body.Status != "success" || body.Data.Version == "" {
+		return "", fmt.Errorf("buildinfo: status %q, version %q", body.Status, body.Data.Version)
+	}
+	return body.Data.Version, nil
 }
 
-func freeAddr(t testing.TB) string {
-	t.Helper()
+// findTools locates prometheus and promtool in path (a PATH value), then in
+// the fallback directories.
+func findTools(path string, fallback ...string) (prometheus, promtool string, err error) {
+	find := func(name string) (string, error) {
+		for _, d := range append(filepath.SplitList(path), fallback...) {
+			if d == "" {
+				continue
+			}
+			p := filepath.Join(d, name)
+			if fi, err := os.Stat(p); err == nil && fi.Mode().IsRegular() && fi.Mode()&0o111 != 0 {
+				return p, nil
+			}
+		}
+		return "", fmt.Errorf("%s not found on PATH (%s) nor in %v: the tests against a real Prometheus need it; %s",
+			name, path, fallback, InstallHint)
+	}
+	prometheus, err1 := find("prometheus")
+	promtool, err2 := find("promtool")
+	return prometheus, promtool, errors.Join(err1, err2)
+}
+
+func freeAddr() (string, error) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
-		t.Fatal(err)
+		return "", fmt.Errorf("find a free port: %w", err)
 	}
 	defer ln.Close()
-	return ln.Addr().String()
+	return ln.Addr().String(), nil
 }
-
-func fileExists(p string) bool {
-	_, err := os.Stat(p)
-	return err == nil
-}
-
-// String describes the server for test logs.
-func (s *Server) String() string { return fmt.Sprintf("prometheus %s at %s", s.Version, s.URL) }
