@@ -165,7 +165,7 @@ func (r Result) WriteTable(w io.Writer) error {
 	if n := len(r.Report.UnattributedGPUs); n > 0 {
 		fmt.Fprintf(w, "\n%d GPU(s) with no workload pod:", n)
 		for _, g := range r.Report.UnattributedGPUs {
-			fmt.Fprintf(w, " %s/%s(mean %.1f)", g.Node, g.Index, g.Mean)
+			fmt.Fprintf(w, "  %s gpu %s (mean %.1f%%)", g.Node, g.Index, g.Mean)
 		}
 		fmt.Fprintln(w)
 	}
