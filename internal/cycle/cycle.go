@@ -70,7 +70,6 @@ func (c *Cycle) Run(ctx context.Context, at time.Time) (Result, error) {
 	res.Report = analyzer.Analyze(read.Input, c.Analyzer)
 	res.Warnings = read.Warnings
 	if c.Metrics != nil {
-		c.Metrics.Report(res.Report)
 		c.Metrics.Queries(read.Plan.Queries(), read.Plan.Series, read.Plan.PeakSamples)
 	}
 	c.logFindings(ctx, log, res.Report)
@@ -79,6 +78,8 @@ func (c *Cycle) Run(ctx context.Context, at time.Time) (Result, error) {
 		"semantics", string(read.Semantics), "scrape_interval", res.Report.ScrapeInterval.String(),
 		"scrape_interval_source", res.Report.ScrapeIntervalSource)
 
+	// Partial data publishes nothing: the suspect gauges feed alerts, so
+	// they keep the last complete cycle's values, like every other action.
 	if len(res.Warnings) > 0 {
 		outcome = metrics.ResultPartial
 		res.ActionsSkipped = ErrPartialData.Error()
@@ -86,6 +87,9 @@ func (c *Cycle) Run(ctx context.Context, at time.Time) (Result, error) {
 		return res, ErrPartialData
 	}
 
+	if c.Metrics != nil {
+		c.Metrics.Report(res.Report)
+	}
 	state, err := c.State.Load(ctx)
 	if err != nil {
 		res.ActionsSkipped = "could not load action state: " + err.Error()

@@ -89,6 +89,10 @@ func TestPartialDataTakesNoAction(t *testing.T) {
 	if got := testutil.ToFloat64(m.CyclesCounter(metrics.ResultPartial)); got != 1 {
 		t.Fatalf("partial cycles = %v, want 1", got)
 	}
+	// Partial data publishes no suspects: they would page someone.
+	if n, err := testutil.GatherAndCount(m.Registry, "miner_detector_suspect_pod"); err != nil || n != 0 {
+		t.Fatalf("%d suspect series published from partial data (%v)", n, err)
+	}
 	var buf bytes.Buffer
 	if err := res.WriteJSON(&buf); err != nil {
 		t.Fatal(err)
