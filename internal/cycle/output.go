@@ -133,6 +133,7 @@ func jsonGPU(g analyzer.GPUReport) JSONGPU {
 func (r Result) WriteJSON(w io.Writer) error {
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
+	enc.SetEscapeHTML(false)
 	return enc.Encode(r.JSON())
 }
 
