@@ -48,6 +48,7 @@ type config struct {
 	maxSamples    int
 	lookbackDelta time.Duration
 	args          []string
+	configYAML    string
 }
 
 // Option tunes the server.
@@ -63,6 +64,12 @@ func WithLookbackDelta(d time.Duration) Option { return func(c *config) { c.look
 // WithArgs appends raw flags to the prometheus command line, e.g.
 // "--enable-feature=promql-at-modifier".
 func WithArgs(args ...string) Option { return func(c *config) { c.args = append(c.args, args...) } }
+
+// WithConfig replaces the server's configuration file (by default only
+// `global.evaluation_interval: 1m`, no scrape configs) with configYAML, e.g.
+// to scrape a detector, load rule files (absolute paths) and send alerts to
+// an Alertmanager.
+func WithConfig(configYAML string) Option { return func(c *config) { c.configYAML = configYAML } }
 
 // Start backfills openMetrics into a new TSDB and serves it on a free
 // loopback port until the test ends. Any failure is fatal to the test.
@@ -89,8 +96,12 @@ func Start(t testing.TB, openMetrics []byte, opts ...Option) *Server {
 		t.Fatalf("promtest: promtool tsdb create-blocks-from openmetrics: %v\n%s", err, out)
 	}
 	configFile := filepath.Join(dir, "prometheus.yml")
-	// No scrape configs: the server holds only the backfilled history.
-	if err := os.WriteFile(configFile, []byte("global:\n  evaluation_interval: 1m\n"), 0o600); err != nil {
+	// By default no scrape configs: the server holds only the backfilled history.
+	promConfig := "global:\n  evaluation_interval: 1m\n"
+	if cfg.configYAML != "" {
+		promConfig = cfg.configYAML
+	}
+	if err := os.WriteFile(configFile, []byte(promConfig), 0o600); err != nil {
 		t.Fatalf("promtest: write config: %v", err)
 	}
 
