@@ -14,8 +14,8 @@ awk '
   printf "| %-14s | %-40s | %12.3f ms | %12.1f MiB | %10d | %s|\n", pkg, $1, ns/1e6, b/1048576, a, extra
   next
 }
-/^(ok|FAIL|---|panic)/ { footer = footer $0 "\n" }
-END { printf "%s", footer }
+/^(FAIL|---|panic)/ { footer = footer $0 "\n"; failed = 1 }
+END { printf "%s", footer; exit failed }
 BEGIN {
   printf "| %-14s | %-40s | %15s | %16s | %10s | %s\n", "package", "benchmark", "time/op", "memory/op", "allocs/op", "other |"
   printf "|%s|%s|%s|%s|%s|%s\n", "----------------", "------------------------------------------", "-----------------", "------------------", "------------", "------|"
