@@ -25,6 +25,10 @@ type Policy struct {
 	// the operator's configuration only, never from a label or annotation a
 	// tenant can set on its own pod.
 	Exemptions []Exemption `json:"exemptions"`
+	// Silences, when set (alertmanagerSilences.suppressEnforcement), are this
+	// cycle's active Alertmanager silences: a pod they silence is not deleted.
+	// Set by the cycle, never from configuration.
+	Silences *SilenceSet `json:"-"`
 }
 
 // Exemption matches pods by shell patterns (path.Match) on namespace and pod
@@ -101,7 +105,7 @@ func (p Policy) Protected(k analyzer.PodKey) (bool, string) {
 			return true, fmt.Sprintf("exempted by exemptions[%d] (%s)", i, e)
 		}
 	}
-	return false, ""
+	return p.Silences.protects(k)
 }
 
 func checkPattern(pattern string) error {

@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net/url"
 	"os"
 	"strings"
 	"time"
@@ -91,6 +92,18 @@ type Actions struct {
 	MaxDeletionsPerCycle int                 `json:"maxDeletionsPerCycle"`
 	ProtectedNamespaces  []string            `json:"protectedNamespaces"`
 	Exemptions           []actions.Exemption `json:"exemptions"`
+	// AlertmanagerSilences lets operators' Alertmanager silences on
+	// GPUMinerDetected also suppress deletion of the silenced pods.
+	AlertmanagerSilences AlertmanagerSilences `json:"alertmanagerSilences"`
+}
+
+// AlertmanagerSilences: with SuppressEnforcement on, active silences are
+// read from URL once per cycle; if Alertmanager cannot be read, the cycle
+// deletes nothing.
+type AlertmanagerSilences struct {
+	URL                 string   `json:"url"`
+	SuppressEnforcement bool     `json:"suppressEnforcement"`
+	Timeout             Duration `json:"timeout"`
 }
 
 // Slack is where findings are posted. The token comes from TokenFile or the
@@ -208,6 +221,14 @@ func (c Config) Validate() error {
 	}
 	if c.Listen == "" {
 		add(errors.New("listen: must not be empty"))
+	}
+	if am := c.Actions.AlertmanagerSilences; am.SuppressEnforcement {
+		if u, err := url.Parse(am.URL); am.URL == "" || err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			add(fmt.Errorf("actions.alertmanagerSilences.url: must be an http(s) URL when suppressEnforcement is on, got %q", am.URL))
+		}
+		if am.Timeout.D() < 0 {
+			add(fmt.Errorf("actions.alertmanagerSilences.timeout: must not be negative, got %v", am.Timeout.D()))
+		}
 	}
 	return errors.Join(errs...)
 }

@@ -106,3 +106,39 @@ func TestSecretsFromFileOrEnv(t *testing.T) {
 		t.Fatalf("missing token file: %v", err)
 	}
 }
+
+func TestAlertmanagerSilencesConfig(t *testing.T) {
+	c := Default()
+	c.Prometheus.URL = "http://p:9090"
+	body := "actions:\n  alertmanagerSilences: {url: \"http://am:9093\", suppressEnforcement: true, timeout: 5s}\n"
+	if err := Parse([]byte(body), &c); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	am := c.Actions.AlertmanagerSilences
+	if am.URL != "http://am:9093" || !am.SuppressEnforcement || am.Timeout.D() != 5*time.Second {
+		t.Fatalf("parsed %+v", am)
+	}
+	if Default().Actions.AlertmanagerSilences.SuppressEnforcement {
+		t.Fatal("silences suppress enforcement by default")
+	}
+}
+
+func TestAlertmanagerSilencesNeedURL(t *testing.T) {
+	for _, body := range []string{
+		"actions: {alertmanagerSilences: {suppressEnforcement: true}}",
+		"actions: {alertmanagerSilences: {suppressEnforcement: true, url: \"am:9093\"}}",
+	} {
+		c := Default()
+		c.Prometheus.URL = "http://p:9090"
+		err := Parse([]byte(body), &c)
+		if err == nil {
+			err = c.Validate()
+		}
+		if err == nil || !strings.Contains(err.Error(), "actions.alertmanagerSilences.url") {
+			t.Errorf("%q: got %v, want an error naming actions.alertmanagerSilences.url", body, err)
+		}
+	}
+}

@@ -1,9 +1,13 @@
 package cycle
 
 import (
+	"cmp"
+	"context"
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/http"
+	"time"
 
 	"github.com/miner-detector/miner-detector/actions"
 	"github.com/miner-detector/miner-detector/internal/config"
@@ -74,8 +78,15 @@ func New(cfg config.Config, d Deps) (*Cycle, error) {
 		}
 		exec.Notifier = n
 	}
-	return &Cycle{
+	c := &Cycle{
 		Reader: reader, Analyzer: ac, Window: cfg.Window.D(), Policy: policy,
 		Executor: exec, State: store, Metrics: m, Log: log,
-	}, nil
+	}
+	if am := cfg.Actions.AlertmanagerSilences; am.SuppressEnforcement {
+		client := &http.Client{Timeout: cmp.Or(am.Timeout.D(), 10*time.Second)}
+		c.Silences = func(ctx context.Context) *actions.SilenceSet {
+			return actions.FetchSilences(ctx, client, am.URL)
+		}
+	}
+	return c, nil
 }

@@ -29,6 +29,10 @@ type Cycle struct {
 	Log      *slog.Logger
 	// Now is the clock for durations and metrics; nil means time.Now.
 	Now func() time.Time
+	// Silences, when set, fetches the active Alertmanager silences once per
+	// cycle before planning; silenced pods are not deleted, and a failed
+	// fetch means no deletion this cycle.
+	Silences func(context.Context) *actions.SilenceSet
 }
 
 // Result is what a cycle saw and did.
@@ -96,7 +100,14 @@ func (c *Cycle) Run(ctx context.Context, at time.Time) (Result, error) {
 		log.Error("cycle failed: load action state; no action this cycle", "err", err)
 		return res, fmt.Errorf("load state: %w", err)
 	}
-	plan, next := actions.BuildPlan(res.Report.Pods, state, c.Policy)
+	policy := c.Policy
+	if c.Silences != nil {
+		policy.Silences = c.Silences(ctx)
+		if err := policy.Silences.Err; err != nil {
+			log.Error("alertmanager silences unavailable: no deletion this cycle", "err", err)
+		}
+	}
+	plan, next := actions.BuildPlan(res.Report.Pods, state, policy)
 	res.Plan = plan
 	res.Outcomes, next = c.Executor.Execute(ctx, plan, next)
 	if c.Metrics != nil {
