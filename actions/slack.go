@@ -27,6 +27,11 @@ type SlackNotifier struct {
 	// maxRetryWait bounds the wait Slack asks for.
 	maxRetries   int
 	maxRetryWait time.Duration
+	// serverRetryBase is the first wait after a 5xx answer; it doubles each
+	// retry (1s, 2s, 4s). wait sleeps or gives up when ctx ends (tests
+	// replace it).
+	serverRetryBase time.Duration
+	wait            func(ctx context.Context, d time.Duration) error
 }
 
 // NewSlackNotifier posts with a bot token to channel (an ID or #name). Options
@@ -39,16 +44,18 @@ func NewSlackNotifier(token, channel string, opts ...slack.Option) (*SlackNotifi
 		return nil, errors.New("slack: channel must not be empty")
 	}
 	return &SlackNotifier{
-		client:       slack.New(token, opts...),
-		channel:      channel,
-		maxRetries:   3,
-		maxRetryWait: 30 * time.Second,
+		client:          slack.New(token, opts...),
+		channel:         channel,
+		maxRetries:      3,
+		maxRetryWait:    30 * time.Second,
+		serverRetryBase: time.Second,
+		wait:            sleepCtx,
 	}, nil
 }
 
 // Notify posts the finding; when f.ThreadTS is set it replies in that thread
 // and returns it. A rate-limited post is retried after the wait Slack asks
-// for, up to three times and 30 s a wait.
+// for (30 s at most), a 5xx after 1s, 2s, 4s; three retries in all.
 func (s *SlackNotifier) Notify(ctx context.Context, f Finding) (string, error) {
 	opts := []slack.MsgOption{
 		slack.MsgOptionText(slackText(f), true),
@@ -62,15 +69,44 @@ func (s *SlackNotifier) Notify(ctx context.Context, f Finding) (string, error) {
 		if err == nil {
 			return or(f.ThreadTS, ts), nil
 		}
-		var limited *slack.RateLimitedError
-		if !errors.As(err, &limited) || attempt >= s.maxRetries || limited.RetryAfter > s.maxRetryWait {
+		wait, retry := s.retryAfter(err, attempt)
+		if !retry {
 			return "", fmt.Errorf("slack: post %s finding for pod %s to %s: %w", f.Kind, f.Pod, s.channel, err)
 		}
-		select {
-		case <-ctx.Done():
-			return "", fmt.Errorf("slack: post %s finding for pod %s to %s: %w (while rate limited: %w)", f.Kind, f.Pod, s.channel, ctx.Err(), err)
-		case <-time.After(limited.RetryAfter):
+		if werr := s.wait(ctx, wait); werr != nil {
+			return "", fmt.Errorf("slack: post %s finding for pod %s to %s: %w (while retrying: %w)", f.Kind, f.Pod, s.channel, werr, err)
 		}
+	}
+}
+
+// retryAfter says whether a failed post is retried and after how long: a 429
+// after the wait Slack asks for (at most maxRetryWait), a 5xx after an
+// exponential backoff; at most maxRetries retries. A 5xx means Slack did not
+// accept the message, so retrying it does not post twice; any other error
+// (ok:false answers, timeouts) is not retried here but next cycle.
+func (s *SlackNotifier) retryAfter(err error, attempt int) (time.Duration, bool) {
+	if attempt >= s.maxRetries {
+		return 0, false
+	}
+	var limited *slack.RateLimitedError
+	if errors.As(err, &limited) {
+		return limited.RetryAfter, limited.RetryAfter <= s.maxRetryWait
+	}
+	var status slack.StatusCodeError
+	if errors.As(err, &status) && status.Code >= 500 {
+		return s.serverRetryBase << attempt, true
+	}
+	return 0, false
+}
+
+func sleepCtx(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
 	}
 }
 

@@ -5,9 +5,11 @@ import (
 	"errors"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/slack-go/slack"
 
@@ -132,6 +134,65 @@ func TestSlackNotifyRetriesRateLimit(t *testing.T) {
 				t.Errorf("%d posts, want %d", got, c.wantCalls)
 			}
 		})
+	}
+}
+
+func TestSlackNotifyRetriesServerErrors(t *testing.T) {
+	for _, c := range []struct {
+		name      string
+		failing   int32 // posts answered 500 before success
+		wantCalls int32
+		wantWaits []time.Duration
+		wantErr   bool
+	}{
+		{"two 500s then ok", 2, 3, []time.Duration{time.Second, 2 * time.Second}, false},
+		{"500 throughout: gives up after 3 retries", 100, 4, []time.Duration{time.Second, 2 * time.Second, 4 * time.Second}, true},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			var calls atomic.Int32
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				if calls.Add(1) <= c.failing {
+					w.WriteHeader(http.StatusInternalServerError)
+					return
+				}
+				_, _ = w.Write([]byte(`{"ok":true,"channel":"C1","ts":"1.2"}`))
+			}))
+			defer srv.Close()
+			n, err := NewSlackNotifier("xoxb-test", "C1", slack.OptionAPIURL(srv.URL+"/"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			var waits []time.Duration
+			n.wait = func(_ context.Context, d time.Duration) error { waits = append(waits, d); return nil }
+			ts, err := n.Notify(context.Background(), Finding{Pod: key("a", "b"), Report: miner("a", "b")})
+			var status slack.StatusCodeError
+			switch {
+			case c.wantErr && !errors.As(err, &status):
+				t.Errorf("Notify() = %v, want a status-code error", err)
+			case !c.wantErr && (err != nil || ts != "1.2"):
+				t.Errorf("Notify() = %q, %v; want 1.2", ts, err)
+			}
+			if got := calls.Load(); got != c.wantCalls {
+				t.Errorf("%d posts, want %d", got, c.wantCalls)
+			}
+			if !slices.Equal(waits, c.wantWaits) {
+				t.Errorf("waited %v, want %v", waits, c.wantWaits)
+			}
+		})
+	}
+}
+
+func TestSlackNotifyDoesNotRetrySlackErrors(t *testing.T) {
+	srv := newSlackServer(t)
+	srv.FailWith("channel_not_found")
+	n := srv.notifier(t)
+	waited := 0
+	n.wait = func(context.Context, time.Duration) error { waited++; return nil }
+	if _, err := n.Notify(context.Background(), Finding{Pod: key("a", "b"), Report: miner("a", "b")}); err == nil {
+		t.Fatal("Notify() succeeded, want channel_not_found")
+	}
+	if waited != 0 {
+		t.Errorf("retried %d times after an ok:false answer, want 0", waited)
 	}
 }
 
