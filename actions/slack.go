@@ -32,6 +32,8 @@ type SlackNotifier struct {
 	// replace it).
 	serverRetryBase time.Duration
 	wait            func(ctx context.Context, d time.Duration) error
+	// GrafanaURL, when set, adds a link to the pod's evidence dashboard.
+	GrafanaURL string
 }
 
 // NewSlackNotifier posts with a bot token to channel (an ID or #name). Options
@@ -59,6 +61,7 @@ func NewSlackNotifier(token, channel string, opts ...slack.Option) (*SlackNotifi
 func (s *SlackNotifier) Notify(ctx context.Context, f Finding) (string, error) {
 	opts := []slack.MsgOption{
 		slack.MsgOptionText(slackText(f), true),
+		slack.MsgOptionBlocks(slackBlocks(f, s.GrafanaURL)...),
 		slack.MsgOptionDisableLinkUnfurl(),
 	}
 	if f.ThreadTS != "" {
