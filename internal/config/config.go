@@ -106,15 +106,22 @@ type AlertmanagerSilences struct {
 	Timeout             Duration `json:"timeout"`
 }
 
-// Slack is where findings are posted. The token comes from TokenFile or the
-// SLACK_BOT_TOKEN environment variable, never from the config file itself.
+// Slack is where findings are posted: with a bot token (TokenFile or the
+// SLACK_BOT_TOKEN environment variable; threads per pod) or an incoming
+// webhook (WebhookURLFile or SLACK_WEBHOOK_URL; no threads), never with a
+// secret in the config file itself.
 type Slack struct {
-	Channel   string `json:"channel"`
-	TokenFile string `json:"tokenFile"`
+	Channel        string `json:"channel"`
+	TokenFile      string `json:"tokenFile"`
+	WebhookURLFile string `json:"webhookURLFile"`
+	// GrafanaURL, when set, links each message to the pod's evidence
+	// dashboard (e.g. https://grafana.example.com).
+	GrafanaURL string `json:"grafanaURL"`
 	// APIURL overrides Slack's API address (proxies, tests).
 	APIURL string `json:"apiURL"`
-	// Token is resolved at load time; it is not a file field.
-	Token string `json:"-"`
+	// Token and WebhookURL are resolved at load time; they are not file fields.
+	Token      string `json:"-"`
+	WebhookURL string `json:"-"`
 }
 
 // State is where restart-safe state (strikes, notifications) is kept: a
@@ -179,7 +186,8 @@ func Parse(raw []byte, c *Config) error {
 	return nil
 }
 
-// ResolveSecrets fills the Slack token from its file or SLACK_BOT_TOKEN.
+// ResolveSecrets fills the Slack token and webhook URL from their files or
+// SLACK_BOT_TOKEN / SLACK_WEBHOOK_URL.
 func (c *Config) ResolveSecrets(getenv func(string) string) error {
 	switch {
 	case c.Slack.TokenFile != "":
@@ -190,6 +198,16 @@ func (c *Config) ResolveSecrets(getenv func(string) string) error {
 		c.Slack.Token = strings.TrimSpace(string(b))
 	case getenv("SLACK_BOT_TOKEN") != "":
 		c.Slack.Token = getenv("SLACK_BOT_TOKEN")
+	}
+	switch {
+	case c.Slack.WebhookURLFile != "":
+		b, err := os.ReadFile(c.Slack.WebhookURLFile)
+		if err != nil {
+			return fmt.Errorf("slack.webhookURLFile: %w", err)
+		}
+		c.Slack.WebhookURL = strings.TrimSpace(string(b))
+	case getenv("SLACK_WEBHOOK_URL") != "":
+		c.Slack.WebhookURL = getenv("SLACK_WEBHOOK_URL")
 	}
 	if c.State.Namespace == "" {
 		c.State.Namespace = getenv("POD_NAMESPACE")
@@ -218,6 +236,12 @@ func (c Config) Validate() error {
 	add(c.Policy().Validate())
 	if c.Slack.Token != "" && c.Slack.Channel == "" {
 		add(errors.New("slack.channel: must be set when a Slack token is given"))
+	}
+	if c.Slack.Token != "" && c.Slack.WebhookURL != "" {
+		add(errors.New("slack: set a bot token or a webhook URL, not both"))
+	}
+	if u := c.Slack.GrafanaURL; u != "" && !strings.HasPrefix(u, "http://") && !strings.HasPrefix(u, "https://") {
+		add(fmt.Errorf("slack.grafanaURL: must be an http(s) URL, got %q", u))
 	}
 	if c.Listen == "" {
 		add(errors.New("listen: must not be empty"))

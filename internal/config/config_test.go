@@ -142,3 +142,36 @@ func TestAlertmanagerSilencesNeedURL(t *testing.T) {
 		}
 	}
 }
+
+func TestSlackWebhookAndGrafanaURL(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "webhook")
+	if err := os.WriteFile(file, []byte("https://hooks.slack.example/T/B/x\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	c := Default()
+	c.Prometheus.URL = "http://p:9090"
+	c.Slack.WebhookURLFile = file
+	c.Slack.GrafanaURL = "https://grafana.example.com"
+	if err := c.ResolveSecrets(func(string) string { return "" }); err != nil || c.Slack.WebhookURL != "https://hooks.slack.example/T/B/x" {
+		t.Fatalf("webhook from file: %v %q", err, c.Slack.WebhookURL)
+	}
+	if err := c.Validate(); err != nil {
+		t.Fatalf("webhook config invalid: %v", err)
+	}
+	c.Slack.Token = "xoxb-x"
+	c.Slack.Channel = "#c"
+	if err := c.Validate(); err == nil || !strings.Contains(err.Error(), "not both") {
+		t.Fatalf("token and webhook together: %v", err)
+	}
+	c = Default()
+	c.Prometheus.URL = "http://p:9090"
+	c.Slack.GrafanaURL = "grafana.local"
+	if err := c.Validate(); err == nil || !strings.Contains(err.Error(), "slack.grafanaURL") {
+		t.Fatalf("bad grafanaURL: %v", err)
+	}
+	env := map[string]string{"SLACK_WEBHOOK_URL": "https://hooks.slack.example/env"}
+	c = Default()
+	if err := c.ResolveSecrets(func(k string) string { return env[k] }); err != nil || c.Slack.WebhookURL != env["SLACK_WEBHOOK_URL"] {
+		t.Fatalf("webhook from env: %v %q", err, c.Slack.WebhookURL)
+	}
+}

@@ -76,7 +76,11 @@ func New(cfg config.Config, d Deps) (*Cycle, error) {
 		if err != nil {
 			return nil, &ConfigError{fmt.Errorf("slack: %w", err)}
 		}
+		n.GrafanaURL = cfg.Slack.GrafanaURL
 		exec.Notifier = n
+	}
+	if cfg.Slack.WebhookURL != "" {
+		exec.Notifier = &actions.WebhookNotifier{URL: cfg.Slack.WebhookURL, GrafanaURL: cfg.Slack.GrafanaURL}
 	}
 	c := &Cycle{
 		Reader: reader, Analyzer: ac, Window: cfg.Window.D(), Policy: policy,
