@@ -159,6 +159,17 @@ func (e Executor) run(ctx context.Context, st Step, state State) Outcome {
 		e.afterDelete(ctx, st, ps)
 		return o
 
+	case StepResolve:
+		if e.Notifier == nil {
+			return skip(ReasonNoSlack)
+		}
+		f := e.finding(st, FindingResolved, st.ThreadTS)
+		f.Action = st.Reason
+		if _, err := e.Notifier.Notify(ctx, f); err != nil {
+			return fail(err)
+		}
+		return o
+
 	case StepSkipDelete:
 		o.Result = ResultSkipped
 		if st.Reason == ReasonDryRun {

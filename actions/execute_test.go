@@ -246,7 +246,7 @@ func TestEndToEnd(t *testing.T) {
 		wantExists []bool // after each cycle
 	}{
 		{"enforce: strike 1 keeps the pod, strike 2 deletes it, then left alone", true, []bool{true, false, false}},
-		{"dry-run: never deleted, never notified twice", false, []bool{true, true, true}},
+		{"dry-run: never deleted, one thread", false, []bool{true, true, true}},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			ctx := context.Background()
@@ -305,7 +305,9 @@ func TestEndToEnd(t *testing.T) {
 				switch got := outcomeLines(out); {
 				case c.enforce && cycle == 2 && !slices.Equal(got, []string{"team-a/xmrig skip_delete skipped: " + ReasonAlreadyDeleted}):
 					t.Errorf("cycle 3 after the deletion: %q, want only a skip", got)
-				case !c.enforce && cycle > 0 && !slices.Equal(got, []string{"team-a/xmrig record ok", "team-a/xmrig skip_delete dry_run: " + ReasonDryRun}):
+				case !c.enforce && cycle == 1 && !slices.Equal(got, []string{"team-a/xmrig record ok", "team-a/xmrig notify ok", "team-a/xmrig skip_delete dry_run: " + ReasonDryRun}):
+					t.Errorf("dry-run cycle 2: %q, want record, a reply (the decision moved on) and dry_run", got)
+				case !c.enforce && cycle > 1 && !slices.Equal(got, []string{"team-a/xmrig record ok", "team-a/xmrig skip_delete dry_run: " + ReasonDryRun}):
 					t.Errorf("dry-run cycle %d: %q, want record and dry_run only", cycle+1, got)
 				}
 			}
@@ -318,16 +320,17 @@ func TestEndToEnd(t *testing.T) {
 				if deletedEvent == nil || deletedEvent.InvolvedObject.Name != "xmrig" || deletedEvent.Type != corev1.EventTypeWarning {
 					t.Errorf("deletion event %v, want a Warning on the deleted pod", deletedEvent)
 				}
-				if len(posts) != 2 || posts[1].ThreadTS != posts[0].TS || !strings.HasPrefix(posts[1].Text, "Deleted pod team-a/xmrig") {
-					t.Errorf("Slack posts %+v, want the finding and a deletion reply in its thread", posts)
+				if len(posts) != 3 || posts[1].ThreadTS != posts[0].TS || posts[2].ThreadTS != posts[0].TS ||
+					!strings.HasPrefix(posts[2].Text, "Deleted pod team-a/xmrig") {
+					t.Errorf("Slack posts %+v, want the finding, a strike-2 reply and a deletion reply in its thread", posts)
 				}
 				final, _ := store.Load(ctx)
 				if ps := final.Pods["team-a/xmrig"]; !ps.Deleted || !ps.DeletedAt.Equal(t0.Add(time.Hour)) || !ps.Notified || ps.Strikes != 2 || ps.SlackTS != posts[0].TS {
 					t.Errorf("persisted state %+v", ps)
 				}
 			} else {
-				if deletedEvent != nil || len(posts) != 1 {
-					t.Errorf("dry-run: deletion event %v, %d Slack posts; want none and 1", deletedEvent, len(posts))
+				if deletedEvent != nil || len(posts) != 2 || posts[1].ThreadTS != posts[0].TS {
+					t.Errorf("dry-run: deletion event %v, %d Slack posts; want none, and one thread of 2", deletedEvent, len(posts))
 				}
 			}
 		})
@@ -342,4 +345,19 @@ func findEvent(t *testing.T, client *fake.Clientset, ns, reason string) *corev1.
 		}
 	}
 	return nil
+}
+
+// A resolve step replies in the finding's thread, and only there.
+func TestExecuteResolveRepliesInThread(t *testing.T) {
+	srv := newSlackServer(t)
+	prev := states(map[string]PodState{"team-a/job": {Strikes: 2, Notified: true, SlackTS: "1777633200.000042"}})
+	plan, next := BuildPlan([]analyzer.PodReport{benign("team-a", "job")}, prev, DefaultPolicy())
+	out, _ := Executor{Notifier: srv.notifier(t)}.Execute(context.Background(), plan, next)
+	if len(out) != 1 || out[0].Kind != StepResolve || out[0].Result != ResultOK {
+		t.Fatalf("outcomes %+v, want one resolve ok", out)
+	}
+	posts := srv.Posts()
+	if len(posts) != 1 || posts[0].ThreadTS != "1777633200.000042" || !strings.Contains(posts[0].Text, "team-a/job is no longer judged a miner (now judged benign)") {
+		t.Fatalf("posts %+v, want one reply in the thread saying the pod recovered", posts)
+	}
 }

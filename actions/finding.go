@@ -16,6 +16,8 @@ const (
 	FindingDetected FindingKind = "detected"
 	// FindingDeleted: the pod was deleted this cycle.
 	FindingDeleted FindingKind = "deleted"
+	// FindingResolved: the pod is no longer judged a miner.
+	FindingResolved FindingKind = "resolved"
 )
 
 // Finding is what an Event or a Slack message says about one pod: the

@@ -3,6 +3,7 @@ package actions
 import (
 	"cmp"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 
@@ -22,6 +23,9 @@ const (
 	StepDelete StepKind = "delete"
 	// StepSkipDelete says why a miner pod is not deleted this cycle.
 	StepSkipDelete StepKind = "skip_delete"
+	// StepResolve tells the finding's Slack thread that the pod is no
+	// longer judged a miner (benign, or gone from the data).
+	StepResolve StepKind = "resolve"
 )
 
 // Reasons a step carries that callers may compare against.
@@ -48,6 +52,8 @@ type Step struct {
 	Report *analyzer.PodReport
 	// Reason explains the step; for skip_delete, why the pod is not deleted.
 	Reason string
+	// ThreadTS is the Slack thread a resolve step replies in.
+	ThreadTS string
 	// Decision is the pod's deletion decision this cycle in words, the same
 	// on all of its steps: "delete: strike 2 of 2", "dry-run: would delete",
 	// "no deletion: strike 1 of 2".
@@ -167,12 +173,46 @@ func BuildPlan(pods []analyzer.PodReport, prev State, p Policy) (Plan, State) {
 			step.Decision = "no deletion: " + step.Reason
 		}
 		plan.Steps = append(plan.Steps, with(step, StepRecord, fmt.Sprintf("miner, strike %d", ps.Strikes)))
-		if !ps.Notified {
+		switch {
+		case !ps.Notified:
 			plan.Steps = append(plan.Steps, with(step, StepNotify, "new finding"))
+		case ps.LastDecision != "" && ps.LastDecision != step.Decision:
+			// Still mining and the decision moved on (e.g. the strike that
+			// makes it deletable): a reply in the finding's thread. State
+			// written before decisions were kept has none: no reply.
+			plan.Steps = append(plan.Steps, with(step, StepNotify, "still mining: "+step.Decision))
 		}
+		ps.LastDecision = step.Decision
+		next.Pods[key] = ps
 		plan.Steps = append(plan.Steps, with(step, kind, step.Reason))
 	}
+	plan.Steps = append(plan.Steps, resolved(pods, prev, next)...)
 	return plan, next
+}
+
+// resolved plans a reply in the Slack thread of every notified finding that
+// ended this cycle: the pod is judged benign, or is gone from the data
+// without having been deleted by us.
+func resolved(pods []analyzer.PodReport, prev, next State) []Step {
+	verdicts := map[string]analyzer.Verdict{}
+	for _, r := range pods {
+		verdicts[r.PodKey.String()] = r.Verdict
+	}
+	var steps []Step
+	for _, key := range slices.Sorted(maps.Keys(prev.Pods)) {
+		old := prev.Pods[key]
+		if _, stands := next.Pods[key]; stands || !old.Notified || old.SlackTS == "" || old.Deleted {
+			continue
+		}
+		reason := "no longer in the data"
+		if v, ok := verdicts[key]; ok {
+			reason = "now judged " + string(v)
+		}
+		ns, pod, _ := strings.Cut(key, "/")
+		steps = append(steps, Step{Kind: StepResolve, Pod: analyzer.PodKey{Namespace: ns, Pod: pod},
+			Strikes: old.Strikes, Reason: reason, Decision: "resolved: " + reason, ThreadTS: old.SlackTS})
+	}
+	return steps
 }
 
 // decideDeletion returns delete or skip_delete for a miner pod, the node of

@@ -226,11 +226,11 @@ func TestBuildPlan(t *testing.T) {
 			wantState: []string{"a/web-0 strikes=1 notified=false"},
 		},
 		{
-			name:      "benign: the entry is dropped (strikes reset, notification cleared)",
+			name:      "benign: the entry is dropped (strikes reset, notification cleared), the thread is told",
 			policy:    enforce,
 			prev:      states(map[string]PodState{"team-a/job": {Strikes: 1, Notified: true, SlackTS: "1.1"}}),
 			pods:      []analyzer.PodReport{benign("team-a", "job")},
-			want:      nil,
+			want:      []string{"team-a/job resolve"},
 			wantState: nil,
 		},
 		{
@@ -335,7 +335,7 @@ func TestBuildPlanNewFindingAfterReset(t *testing.T) {
 	var notifies []int
 	cycles := [][]analyzer.PodReport{
 		{miner("team-a", "job")},        // notify, strike 1
-		{miner("team-a", "job")},        // strike 2, already notified
+		{miner("team-a", "job")},        // strike 2: the decision moves on, a reply
 		{insufficient("team-a", "job")}, // kept
 		{miner("team-a", "job")},        // strike 3
 		{benign("team-a", "job")},       // dropped
@@ -353,7 +353,7 @@ func TestBuildPlanNewFindingAfterReset(t *testing.T) {
 		strikes = append(strikes, next.Pods["team-a/job"].Strikes)
 		state = next
 	}
-	if want := []int{0, 5}; !slices.Equal(notifies, want) {
+	if want := []int{0, 1, 5}; !slices.Equal(notifies, want) {
 		t.Errorf("notified in cycles %v, want %v", notifies, want)
 	}
 	if want := []int{1, 2, 2, 3, 0, 1}; !slices.Equal(strikes, want) {
@@ -399,5 +399,35 @@ func TestBuildPlanFirstAndLastSeen(t *testing.T) {
 	}
 	if want := t0.Add(time.Hour + 5*time.Minute); !ps.LastSeen.Equal(want) {
 		t.Errorf("LastSeen %v, want the latest cycle's evidence end %v", ps.LastSeen, want)
+	}
+}
+
+// A notified finding that ends gets one reply in its thread: judged benign,
+// or gone from the data. A pod we deleted, or one never posted, gets none.
+func TestBuildPlanResolvesThreads(t *testing.T) {
+	prev := states(map[string]PodState{
+		"a/benign":   {Strikes: 2, Notified: true, SlackTS: "1.1"},
+		"a/gone":     {Strikes: 1, Notified: true, SlackTS: "1.2"},
+		"a/deleted":  {Strikes: 2, Notified: true, SlackTS: "1.3", Deleted: true},
+		"a/unposted": {Strikes: 1},
+		"a/still":    {Strikes: 1, Notified: true, SlackTS: "1.4", LastDecision: "no deletion: strike 1 of 2"},
+	})
+	plan, next := BuildPlan([]analyzer.PodReport{benign("a", "benign"), miner("a", "still")}, prev, DefaultPolicy())
+	var got []string
+	for _, st := range plan.Steps {
+		if st.Kind == StepResolve || (st.Kind == StepNotify && st.Pod.Pod == "still") {
+			got = append(got, fmt.Sprintf("%s %s %s ts=%s", st.Pod, st.Kind, st.Reason, st.ThreadTS))
+		}
+	}
+	want := []string{
+		"a/still notify still mining: dry-run: would delete ts=",
+		"a/benign resolve now judged benign ts=1.1",
+		"a/gone resolve no longer in the data ts=1.2",
+	}
+	if !slices.Equal(got, want) {
+		t.Errorf("steps:\n got  %q\n want %q", got, want)
+	}
+	if ps := next.Pods["a/still"]; ps.LastDecision != "dry-run: would delete" {
+		t.Errorf("LastDecision %q not kept", ps.LastDecision)
 	}
 }

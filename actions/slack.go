@@ -121,6 +121,10 @@ func slackText(f Finding) string {
 		fmt.Fprintf(&b, "Deleted pod %s on node %s (%s).\n", f.Pod, f.Node, f.Action)
 		return b.String()
 	}
+	if f.Kind == FindingResolved {
+		fmt.Fprintf(&b, "Pod %s is no longer judged a miner (%s).\n", f.Pod, f.Action)
+		return b.String()
+	}
 	fmt.Fprintf(&b, "GPU miner suspected: pod %s in namespace %s on node %s\n", f.Pod.Pod, f.Pod.Namespace, f.Node)
 	fmt.Fprintf(&b, "Verdict: %s, strike %d (%s)\n", r.Verdict, f.Strikes, r.Evidence.Reason)
 	fmt.Fprintf(&b, "Rule: %s\n", ruleSummary(r))

@@ -23,6 +23,12 @@ func slackBlocks(f Finding, grafanaURL string) []slack.Block {
 				esc(f.Pod.Pod), esc(f.Pod.Namespace), esc(f.Node), esc(f.Action))), nil, nil),
 		}
 	}
+	if f.Kind == FindingResolved {
+		return []slack.Block{
+			slack.NewSectionBlock(mrkdwn(fmt.Sprintf(":white_check_mark: Pod *%s* in *%s* is no longer judged a miner (%s).",
+				esc(f.Pod.Pod), esc(f.Pod.Namespace), esc(f.Action))), nil, nil),
+		}
+	}
 	blocks := []slack.Block{
 		slack.NewHeaderBlock(slack.NewTextBlockObject(slack.PlainTextType,
 			clip(fmt.Sprintf("GPU miner suspected: %s", f.Pod), 150), false, false)),

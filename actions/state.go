@@ -42,6 +42,9 @@ type PodState struct {
 	DeletedAt time.Time `json:"deletedAt,omitzero"`
 	// SlackTS is the Slack thread of the finding; empty when none was posted.
 	SlackTS string `json:"slackTS,omitempty"`
+	// LastDecision is the deletion decision of the latest cycle: a reply
+	// goes to the thread only when it changes.
+	LastDecision string `json:"lastDecision,omitempty"`
 }
 
 // Pod returns the pod's entry and whether it has one.
