@@ -105,6 +105,9 @@ func (c *Cycle) Run(ctx context.Context, at time.Time) (Result, error) {
 		policy.Silences = c.Silences(ctx)
 		if err := policy.Silences.Err; err != nil {
 			log.Error("alertmanager silences unavailable: no deletion this cycle", "err", err)
+			if c.Metrics != nil {
+				c.Metrics.SilencesUnavailable()
+			}
 		}
 	}
 	plan, next := actions.BuildPlan(res.Report.Pods, state, policy)

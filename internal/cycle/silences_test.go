@@ -13,6 +13,8 @@ import (
 	"github.com/miner-detector/miner-detector/internal/amtest"
 	"github.com/miner-detector/miner-detector/internal/config"
 	"github.com/miner-detector/miner-detector/internal/cycle"
+	"github.com/miner-detector/miner-detector/internal/metrics"
+	"github.com/prometheus/client_golang/prometheus/testutil"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes/fake"
 )
@@ -28,7 +30,7 @@ func silencedCycle(t *testing.T, kube *fake.Clientset, amURL string) *cycle.Cycl
 	if err := cfg.Validate(); err != nil {
 		t.Fatal(err)
 	}
-	c, err := cycle.New(cfg, cycle.Deps{API: fleetPrometheus(t), Kube: kube})
+	c, err := cycle.New(cfg, cycle.Deps{API: fleetPrometheus(t), Kube: kube, Metrics: metrics.New()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -84,9 +86,13 @@ func TestCycleSilencedPodIsNotDeleted(t *testing.T) {
 
 func TestCycleAlertmanagerDownDeletesNothing(t *testing.T) {
 	kube := fake.NewClientset(minerPod())
-	res, err := silencedCycle(t, kube, "http://127.0.0.1:1").Run(context.Background(), end)
+	c := silencedCycle(t, kube, "http://127.0.0.1:1")
+	res, err := c.Run(context.Background(), end)
 	if err != nil {
 		t.Fatal(err)
+	}
+	if v := testutil.ToFloat64(c.Metrics.SilencesErrors()); v != 1 {
+		t.Errorf("silences errors = %v, want 1", v)
 	}
 	if !podExists(t, kube) {
 		t.Fatal("miner pod deleted while Alertmanager was down")

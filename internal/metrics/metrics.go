@@ -43,6 +43,7 @@ type Metrics struct {
 	capped         prometheus.Gauge
 	schedule       prometheus.Gauge
 	enforce        prometheus.Gauge
+	silencesErr    prometheus.Counter
 }
 
 // New registers the metrics (and the Go and process collectors) on a new
@@ -94,7 +95,9 @@ func New() *Metrics {
 		Help: "Time between two scheduled cycles (for staleness alerts)."})
 	m.enforce = prometheus.NewGauge(prometheus.GaugeOpts{Name: "miner_detector_enforce",
 		Help: "1 when enforcing (deleting miner pods), 0 in dry-run."})
-	for _, c := range []prometheus.Collector{m.suspectCover, m.strikes, m.capped, m.schedule, m.enforce, m.cycles, m.duration, m.lastSuccess, m.gpus, m.unattributed, m.badSamples,
+	m.silencesErr = prometheus.NewCounter(prometheus.CounterOpts{Name: "miner_detector_alertmanager_silences_errors_total",
+		Help: "Cycles whose Alertmanager silences could not be read (no deletion in those cycles)."})
+	for _, c := range []prometheus.Collector{m.silencesErr, m.suspectCover, m.strikes, m.capped, m.schedule, m.enforce, m.cycles, m.duration, m.lastSuccess, m.gpus, m.unattributed, m.badSamples,
 		m.pods, m.suspect, m.suspectMean, m.suspectStdDev, m.actions, m.queries, m.querySeries, m.queryPeak,
 		m.windowSeconds, m.scrapeInterval} {
 		f(c)
@@ -193,3 +196,10 @@ func (m *Metrics) Settings(schedule time.Duration, enforce bool) {
 	}
 	m.enforce.Set(v)
 }
+
+// SilencesUnavailable counts a cycle that could not read Alertmanager's
+// silences and so deleted nothing.
+func (m *Metrics) SilencesUnavailable() { m.silencesErr.Inc() }
+
+// SilencesErrors is the silences-errors counter (for tests and checks).
+func (m *Metrics) SilencesErrors() prometheus.Counter { return m.silencesErr }
