@@ -11,14 +11,12 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"net"
+	"github.com/miner-detector/miner-detector/internal/testserver"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
-	"strings"
-	"syscall"
 	"testing"
 	"time"
 )
@@ -31,9 +29,6 @@ type Server struct {
 
 // DefaultMaxSamples is Prometheus's own --query.max-samples default.
 const DefaultMaxSamples = 50_000_000
-
-// ReadyTimeout bounds how long Start waits for /-/ready.
-const ReadyTimeout = 60 * time.Second
 
 // maxBlockDuration lets promtool write one block per ~6 months instead of
 // one per 2 h: it re-reads the whole input for every block, so a week of
@@ -105,14 +100,7 @@ func Start(t testing.TB, openMetrics []byte, opts ...Option) *Server {
 		t.Fatalf("promtest: write config: %v", err)
 	}
 
-	// The free port is found by binding and releasing it; another process
-	// may take it in between, so try a few ports.
-	var lastErr error
-	for attempt := 0; attempt < 3; attempt++ {
-		addr, err := freeAddr()
-		if err != nil {
-			t.Fatalf("promtest: %v", err)
-		}
+	url, err := testserver.Run(t, "prometheus", prometheus, dir, func(addr string) []string {
 		args := []string{
 			"--config.file=" + configFile,
 			"--storage.tsdb.path=" + data,
@@ -124,84 +112,16 @@ func Start(t testing.TB, openMetrics []byte, opts ...Option) *Server {
 		if cfg.lookbackDelta > 0 {
 			args = append(args, "--query.lookback-delta="+cfg.lookbackDelta.String())
 		}
-		args = append(args, cfg.args...)
-		logFile := filepath.Join(dir, fmt.Sprintf("prometheus-%d.log", attempt))
-		s, err := run(t, prometheus, args, addr, logFile)
-		if err == nil {
-			return s
-		}
-		lastErr = err
-		if !strings.Contains(err.Error(), "address already in use") {
-			break
-		}
-	}
-	t.Fatalf("promtest: %v", lastErr)
-	return nil
-}
-
-// run starts prometheus, registers its stop with t.Cleanup and waits until
-// it is ready.
-func run(t testing.TB, binary string, args []string, addr, logFile string) (*Server, error) {
-	log, err := os.Create(logFile)
+		return append(args, cfg.args...)
+	})
 	if err != nil {
-		return nil, err
+		t.Fatalf("promtest: %v", err)
 	}
-	defer log.Close() // the child holds its own descriptor
-	cmd := exec.Command(binary, args...)
-	cmd.Stdout, cmd.Stderr = log, log
-	if err := cmd.Start(); err != nil {
-		return nil, fmt.Errorf("start %s: %w", binary, err)
-	}
-	exited := make(chan error, 1)
-	go func() { exited <- cmd.Wait() }()
-	t.Cleanup(func() { stop(cmd, exited) })
-
-	s := &Server{URL: "http://" + addr}
-	client := &http.Client{Timeout: 5 * time.Second}
-	deadline := time.Now().Add(ReadyTimeout)
-	for {
-		select {
-		case err := <-exited:
-			exited <- err // for stop
-			return nil, fmt.Errorf("prometheus exited before it was ready (%v); its log:\n%s", err, readLog(logFile))
-		default:
-		}
-		if resp, err := client.Get(s.URL + "/-/ready"); err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				break
-			}
-		}
-		if time.Now().After(deadline) {
-			return nil, fmt.Errorf("prometheus not ready after %v; its log:\n%s", ReadyTimeout, readLog(logFile))
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	version, err := buildVersion(client, s.URL)
+	version, err := buildVersion(&http.Client{Timeout: 5 * time.Second}, url)
 	if err != nil {
-		return nil, err
+		t.Fatalf("promtest: %v", err)
 	}
-	s.Version = version
-	return s, nil
-}
-
-// stop asks prometheus to shut down cleanly, and kills it after 10 s.
-func stop(cmd *exec.Cmd, exited chan error) {
-	_ = cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case <-exited:
-	case <-time.After(10 * time.Second):
-		_ = cmd.Process.Kill()
-		<-exited
-	}
-}
-
-func readLog(path string) string {
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return fmt.Sprintf("(cannot read %s: %v)", path, err)
-	}
-	return string(b)
+	return &Server{URL: url, Version: version}
 }
 
 func buildVersion(client *http.Client, url string) (string, error) {
@@ -244,13 +164,4 @@ func findTools(path string, fallback ...string) (prometheus, promtool string, er
 	prometheus, err1 := find("prometheus")
 	promtool, err2 := find("promtool")
 	return prometheus, promtool, errors.Join(err1, err2)
-}
-
-func freeAddr() (string, error) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return "", fmt.Errorf("find a free port: %w", err)
-	}
-	defer ln.Close()
-	return ln.Addr().String(), nil
 }
