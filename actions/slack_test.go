@@ -108,20 +108,7 @@ func TestSlackNotifyRetriesRateLimit(t *testing.T) {
 		{"rate limited throughout: gives up after 3 retries", 100, 4, true},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			var calls atomic.Int32
-			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-				if calls.Add(1) <= c.limited {
-					w.Header().Set("Retry-After", "0")
-					w.WriteHeader(http.StatusTooManyRequests)
-					return
-				}
-				_, _ = w.Write([]byte(`{"ok":true,"channel":"C1","ts":"1.2"}`))
-			}))
-			defer srv.Close()
-			n, err := NewSlackNotifier("xoxb-test", "C1", slack.OptionAPIURL(srv.URL+"/"))
-			if err != nil {
-				t.Fatal(err)
-			}
+			n, calls := failingSlack(t, c.limited, http.StatusTooManyRequests)
 			ts, err := n.Notify(context.Background(), Finding{Pod: key("a", "b"), Report: miner("a", "b")})
 			var limited *slack.RateLimitedError
 			switch {
@@ -149,19 +136,7 @@ func TestSlackNotifyRetriesServerErrors(t *testing.T) {
 		{"500 throughout: gives up after 3 retries", 100, 4, []time.Duration{time.Second, 2 * time.Second, 4 * time.Second}, true},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			var calls atomic.Int32
-			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-				if calls.Add(1) <= c.failing {
-					w.WriteHeader(http.StatusInternalServerError)
-					return
-				}
-				_, _ = w.Write([]byte(`{"ok":true,"channel":"C1","ts":"1.2"}`))
-			}))
-			defer srv.Close()
-			n, err := NewSlackNotifier("xoxb-test", "C1", slack.OptionAPIURL(srv.URL+"/"))
-			if err != nil {
-				t.Fatal(err)
-			}
+			n, calls := failingSlack(t, c.failing, http.StatusInternalServerError)
 			var waits []time.Duration
 			n.wait = func(_ context.Context, d time.Duration) error { waits = append(waits, d); return nil }
 			ts, err := n.Notify(context.Background(), Finding{Pod: key("a", "b"), Report: miner("a", "b")})
@@ -203,4 +178,28 @@ func TestNewSlackNotifierValidates(t *testing.T) {
 	if _, err := NewSlackNotifier("xoxb", ""); err == nil || !strings.Contains(err.Error(), "channel") {
 		t.Errorf("empty channel: %v", err)
 	}
+}
+
+// failingSlack is a notifier whose Slack answers the first `failures` posts
+// with status (a 429 asks for no wait), then accepts posts with ts 1.2; calls
+// counts the posts.
+func failingSlack(t *testing.T, failures int32, status int) (*SlackNotifier, *atomic.Int32) {
+	t.Helper()
+	calls := new(atomic.Int32)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if calls.Add(1) <= failures {
+			if status == http.StatusTooManyRequests {
+				w.Header().Set("Retry-After", "0")
+			}
+			w.WriteHeader(status)
+			return
+		}
+		_, _ = w.Write([]byte(`{"ok":true,"channel":"C1","ts":"1.2"}`))
+	}))
+	t.Cleanup(srv.Close)
+	n, err := NewSlackNotifier("xoxb-test", "C1", slack.OptionAPIURL(srv.URL+"/"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return n, calls
 }
