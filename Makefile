@@ -3,19 +3,22 @@ VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 # The same build command the Dockerfile runs.
 BUILD = CGO_ENABLED=0 $(GO) build -trimpath -ldflags "-s -w -X main.version=$(VERSION)"
 
-.PHONY: test deps lint build demo bench
+.PHONY: test deps lint build demo bench manifests
 
 ## test: install what the tests need, then gofmt, go vet and go test -race
 test: deps lint
 	$(GO) test -race -count=1 ./...
+	cd tools/helmrender && $(GO) test -count=1 ./...
 
 deps:
 	@./scripts/install-test-deps.sh
+	@./scripts/build-kube-test-binaries.sh >/dev/null
 
 lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
 	  if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
+	cd tools/helmrender && $(GO) vet ./...
 
 build:
 	$(BUILD) -o bin/miner-detector ./cmd/miner-detector
@@ -26,3 +29,7 @@ demo:
 ## bench: run the benchmarks and print them as a table
 bench:
 	@$(GO) test -run '^$$' -bench . -benchmem ./... | ./scripts/benchtable.sh
+
+## manifests: re-render deploy/manifests/miner-detector.yaml from the Helm chart
+manifests:
+	cd tools/helmrender && $(GO) test -count=1 -run TestPlainManifestsMatchChart -update ./...

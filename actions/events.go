@@ -2,6 +2,7 @@ package actions
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"hash/fnv"
@@ -38,7 +39,7 @@ const maxEventMessage = 1024
 // GPUMinerDetected for a detection, GPUMinerPodDeleted for a deletion. One
 // Event per pod (by UID) and reason, its count and message updated each
 // cycle, as client-go's recorder aggregates repeats. It needs get on pods and
-// create, get and update on events.
+// create and patch on events.
 type KubeEvents struct {
 	Client kubernetes.Interface
 	// Component is the event source; "miner-detector" when empty.
@@ -92,16 +93,19 @@ func (k KubeEvents) Record(ctx context.Context, f Finding) error {
 	if !apierrors.IsAlreadyExists(err) {
 		return fmt.Errorf("record event %s on pod %s: create: %w", reason, f.Pod, err)
 	}
-	old, err := api.Get(ctx, ev.Name, metav1.GetOptions{})
+	// The Event exists from an earlier cycle: patch its count, time and
+	// message in place. The count is the finding's strike (one per cycle
+	// that found it), so no read of the old Event is needed.
+	patch, err := json.Marshal(map[string]any{
+		"count":         max(f.Strikes, 1),
+		"lastTimestamp": now,
+		"message":       ev.Message,
+	})
 	if err != nil {
-		return fmt.Errorf("record event %s on pod %s: get existing event %s: %w", reason, f.Pod, ev.Name, err)
+		return fmt.Errorf("record event %s on pod %s: encode patch: %w", reason, f.Pod, err)
 	}
-	old = old.DeepCopy()
-	old.Count++
-	old.LastTimestamp = now
-	old.Message = ev.Message
-	if _, err := api.Update(ctx, old, metav1.UpdateOptions{}); err != nil {
-		return fmt.Errorf("record event %s on pod %s: update event %s: %w", reason, f.Pod, ev.Name, err)
+	if _, err := api.Patch(ctx, ev.Name, types.MergePatchType, patch, metav1.PatchOptions{}); err != nil {
+		return fmt.Errorf("record event %s on pod %s: patch event %s: %w", reason, f.Pod, ev.Name, err)
 	}
 	return nil
 }

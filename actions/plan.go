@@ -128,7 +128,7 @@ func (s Summary) String() string {
 // follows the deletion is a new pod and a new finding.
 func BuildPlan(pods []analyzer.PodReport, prev State, p Policy) (Plan, State) {
 	plan := Plan{Enforce: p.Enforce}
-	next := State{Pods: map[string]PodState{}}
+	next := State{Pods: map[string]PodState{}, LastTick: prev.LastTick}
 	deletions := 0
 	for _, r := range sortedUnique(pods) {
 		key := r.PodKey.String()

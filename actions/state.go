@@ -22,6 +22,9 @@ type State struct {
 	// Pods is keyed by "namespace/pod" (analyzer.PodKey.String). Only pods
 	// with a standing finding have an entry.
 	Pods map[string]PodState `json:"pods"`
+	// LastTick is the latest schedule tick a cycle was started for: a new
+	// leader skips ticks its predecessor already ran.
+	LastTick time.Time `json:"lastTick,omitzero"`
 }
 
 // PodState is one pod's standing finding.
@@ -55,7 +58,7 @@ func (s State) Pod(k analyzer.PodKey) (PodState, bool) {
 
 // Clone returns a copy that shares nothing with s.
 func (s State) Clone() State {
-	c := State{Pods: make(map[string]PodState, len(s.Pods))}
+	c := State{Pods: make(map[string]PodState, len(s.Pods)), LastTick: s.LastTick}
 	maps.Copy(c.Pods, s.Pods)
 	return c
 }

@@ -1,9 +1,13 @@
-// Package deploy holds the manifests users install; its tests check them
-// against what the detector needs.
+// Package deploy holds what users install: the Helm chart in
+// helm/miner-detector and its render, the plain manifests in
+// manifests/miner-detector.yaml. These tests check the plain manifests
+// against what the detector needs; tools/helmrender's tests lint the chart
+// and keep the plain manifests equal to its render.
 package deploy
 
 import (
 	"bytes"
+	"fmt"
 	"os"
 	"slices"
 	"strings"
@@ -17,21 +21,44 @@ import (
 	"k8s.io/client-go/kubernetes/scheme"
 )
 
+const (
+	manifests = "manifests/miner-detector.yaml"
+	namespace = "miner-detector"
+)
+
+// loadManifests decodes the plain manifests, skipping the header comment and
+// the kinds client-go does not know (ServiceMonitor, PrometheusRule).
 func loadManifests(t *testing.T) []runtime.Object {
 	t.Helper()
-	raw, err := os.ReadFile("manifests/miner-detector.yaml")
+	raw, err := os.ReadFile(manifests)
 	if err != nil {
 		t.Fatal(err)
 	}
 	var objs []runtime.Object
 	for i, doc := range bytes.Split(raw, []byte("\n---\n")) {
+		if !hasContent(doc) {
+			continue
+		}
 		obj, _, err := scheme.Codecs.UniversalDeserializer().Decode(doc, nil, nil)
+		if runtime.IsNotRegisteredError(err) {
+			continue
+		}
 		if err != nil {
-			t.Fatalf("document %d: %v", i, err)
+			t.Fatalf("%s document %d: %v", manifests, i, err)
 		}
 		objs = append(objs, obj)
 	}
 	return objs
+}
+
+// hasContent reports whether a YAML document has more than comments.
+func hasContent(doc []byte) bool {
+	for line := range strings.Lines(string(doc)) {
+		if l := strings.TrimSpace(line); l != "" && !strings.HasPrefix(l, "#") {
+			return true
+		}
+	}
+	return false
 }
 
 func find[T runtime.Object](objs []runtime.Object) []T {
@@ -44,52 +71,74 @@ func find[T runtime.Object](objs []runtime.Object) []T {
 	return out
 }
 
-// The RBAC grants exactly what the detector calls: pods get/list/watch/delete,
-// events create/get/update, its state ConfigMap get/create/update in its
-// own namespace. No wildcard, no secrets, no pods/exec.
+// The RBAC grants exactly what the detector calls: pods get/list/watch/delete
+// and events create/patch cluster-wide; its state ConfigMap and its
+// leader-election Lease get/create/update in its own namespace. No wildcard,
+// no secrets, no pods/exec, and everything bound to its ServiceAccount only.
 func TestRBACIsLeastPrivilege(t *testing.T) {
 	objs := loadManifests(t)
 	want := map[string][]string{
-		"pods":       {"delete", "get", "list", "watch"},
-		"events":     {"create", "get", "update"},
-		"configmaps": {"create", "get", "update"},
+		"cluster-wide pods":                       {"delete", "get", "list", "watch"},
+		"cluster-wide events":                     {"create", "patch"},
+		namespace + " configmaps":                 {"create", "get", "update"},
+		namespace + " leases.coordination.k8s.io": {"create", "get", "update"},
 	}
 	got := map[string][]string{}
-	var rules []rbacv1.PolicyRule
+	add := func(scope string, rules []rbacv1.PolicyRule) {
+		for _, r := range rules {
+			if slices.Contains(r.Verbs, "*") || slices.Contains(r.APIGroups, "*") || slices.Contains(r.Resources, "*") {
+				t.Errorf("wildcard in rule %+v", r)
+			}
+			if len(r.NonResourceURLs) > 0 {
+				t.Errorf("non-resource URLs in rule %+v", r)
+			}
+			for _, res := range r.Resources {
+				if res == "secrets" || strings.Contains(res, "/") {
+					t.Errorf("rule grants %s", res)
+				}
+				for _, group := range r.APIGroups {
+					key := scope + " " + res
+					if group != "" {
+						key += "." + group
+					}
+					got[key] = append(got[key], r.Verbs...)
+				}
+			}
+		}
+	}
 	for _, r := range find[*rbacv1.ClusterRole](objs) {
-		rules = append(rules, r.Rules...)
+		add("cluster-wide", r.Rules)
 	}
-	roles := find[*rbacv1.Role](objs)
-	for _, r := range roles {
-		rules = append(rules, r.Rules...)
+	for _, r := range find[*rbacv1.Role](objs) {
+		add(r.Namespace, r.Rules)
 	}
-	for _, r := range rules {
-		for _, res := range r.Resources {
-			if res == "*" || slices.Contains(r.Verbs, "*") || slices.Contains(r.APIGroups, "*") {
-				t.Fatalf("wildcard in rule %+v", r)
-			}
-			if res == "secrets" || strings.Contains(res, "/exec") {
-				t.Fatalf("rule grants %s", res)
-			}
-			got[res] = append(got[res], r.Verbs...)
+	for key, verbs := range got {
+		g := slices.Sorted(slices.Values(verbs))
+		if !slices.Equal(g, want[key]) {
+			t.Errorf("%s: verbs %v, want %v", key, g, want[key])
 		}
 	}
-	for res, verbs := range want {
-		g := slices.Sorted(slices.Values(got[res]))
-		if !slices.Equal(g, verbs) {
-			t.Errorf("%s: verbs %v, want %v", res, g, verbs)
+	for key := range want {
+		if _, ok := got[key]; !ok {
+			t.Errorf("%s: not granted", key)
 		}
 	}
-	if len(got) != len(want) {
-		t.Errorf("resources %v, want exactly %v", got, want)
+	sa := rbacv1.Subject{Kind: "ServiceAccount", Name: "miner-detector", Namespace: namespace}
+	for _, b := range find[*rbacv1.ClusterRoleBinding](objs) {
+		if !slices.Equal(b.Subjects, []rbacv1.Subject{sa}) {
+			t.Errorf("ClusterRoleBinding %s subjects %+v", b.Name, b.Subjects)
+		}
 	}
-	if len(roles) != 1 || roles[0].Rules[0].Resources[0] != "configmaps" {
-		t.Errorf("configmaps must be granted by a namespaced Role only")
+	for _, b := range find[*rbacv1.RoleBinding](objs) {
+		if !slices.Equal(b.Subjects, []rbacv1.Subject{sa}) || b.Namespace != namespace {
+			t.Errorf("RoleBinding %s/%s subjects %+v", b.Namespace, b.Name, b.Subjects)
+		}
 	}
 }
 
-// The Deployment is hardened and runs the config the ConfigMap carries, and
-// that config passes the detector's own validation.
+// The Deployment runs two hardened replicas with leader election, the config
+// the ConfigMap carries, and that config passes the detector's own loader
+// and validation in dry-run.
 func TestDeploymentAndConfig(t *testing.T) {
 	objs := loadManifests(t)
 	deps := find[*appsv1.Deployment](objs)
@@ -97,42 +146,48 @@ func TestDeploymentAndConfig(t *testing.T) {
 		t.Fatalf("%d Deployments", len(deps))
 	}
 	d := deps[0]
-	if *d.Spec.Replicas != 1 {
-		t.Errorf("replicas %d: without leader election only one replica may act", *d.Spec.Replicas)
+	if d.Spec.Replicas == nil || *d.Spec.Replicas != 2 {
+		t.Errorf("replicas %v, want 2 (leader election keeps one acting)", d.Spec.Replicas)
 	}
 	pod := d.Spec.Template.Spec
-	if pod.SecurityContext == nil || pod.SecurityContext.RunAsNonRoot == nil || !*pod.SecurityContext.RunAsNonRoot ||
-		pod.SecurityContext.SeccompProfile == nil || pod.SecurityContext.SeccompProfile.Type != corev1.SeccompProfileTypeRuntimeDefault {
-		t.Errorf("pod security context not hardened: %+v", pod.SecurityContext)
+	for _, problem := range hardeningProblems(pod) {
+		t.Error(problem)
 	}
 	c := pod.Containers[0]
-	sc := c.SecurityContext
-	if sc == nil || sc.AllowPrivilegeEscalation == nil || *sc.AllowPrivilegeEscalation || sc.ReadOnlyRootFilesystem == nil ||
-		!*sc.ReadOnlyRootFilesystem || sc.Capabilities == nil || !slices.Equal(sc.Capabilities.Drop, []corev1.Capability{"ALL"}) {
-		t.Errorf("container security context not hardened: %+v", sc)
-	}
-	if c.Resources.Limits.Memory().IsZero() || c.Resources.Requests.Cpu().IsZero() {
-		t.Errorf("resources not set: %+v", c.Resources)
-	}
-	if !slices.Contains(c.Args, "run") || !slices.Contains(c.Args, "--config=/etc/miner-detector/config.yaml") {
+	if !slices.Equal(c.Args, []string{"run", "--config=/etc/miner-detector/config.yaml"}) {
 		t.Errorf("args %v", c.Args)
 	}
-	var ns bool
+	env := map[string]corev1.EnvVar{}
 	for _, e := range c.Env {
-		ns = ns || (e.Name == "POD_NAMESPACE" && e.ValueFrom != nil && e.ValueFrom.FieldRef.FieldPath == "metadata.namespace")
+		env[e.Name] = e
 		if e.Value != "" && strings.Contains(strings.ToLower(e.Name), "token") {
 			t.Errorf("secret %s in plain env", e.Name)
 		}
 	}
-	if !ns {
-		t.Error("POD_NAMESPACE not from the downward API: state would not persist")
+	for name, path := range map[string]string{"POD_NAME": "metadata.name", "POD_NAMESPACE": "metadata.namespace"} {
+		if e := env[name]; e.ValueFrom == nil || e.ValueFrom.FieldRef == nil || e.ValueFrom.FieldRef.FieldPath != path {
+			t.Errorf("%s not from the downward API (%s): leader election and state need it", name, path)
+		}
 	}
-	cms := find[*corev1.ConfigMap](objs)
-	if len(cms) != 1 {
-		t.Fatalf("%d ConfigMaps", len(cms))
+	if e := env["SLACK_BOT_TOKEN"]; e.ValueFrom == nil || e.ValueFrom.SecretKeyRef == nil {
+		t.Errorf("SLACK_BOT_TOKEN not from a Secret: %+v", e)
+	}
+
+	var raw string
+	for _, cm := range find[*corev1.ConfigMap](objs) {
+		if cm.Name == "miner-detector-config" {
+			raw = cm.Data["config.yaml"]
+		}
+	}
+	if raw == "" {
+		t.Fatal("no ConfigMap miner-detector-config with config.yaml")
 	}
 	cfg := config.Default()
-	if err := config.Parse([]byte(cms[0].Data["config.yaml"]), &cfg); err != nil {
+	if err := config.Parse([]byte(raw), &cfg); err != nil {
+		t.Fatalf("shipped config: %v", err)
+	}
+	podEnv := map[string]string{"POD_NAMESPACE": namespace, "POD_NAME": "miner-detector-0"}
+	if err := cfg.ResolveSecrets(func(k string) string { return podEnv[k] }); err != nil {
 		t.Fatalf("shipped config: %v", err)
 	}
 	if err := cfg.Validate(); err != nil {
@@ -141,4 +196,50 @@ func TestDeploymentAndConfig(t *testing.T) {
 	if cfg.Actions.Enforce {
 		t.Error("shipped config enforces: dry-run must be the default")
 	}
+	if !cfg.LeaderElection.Enabled || cfg.LeaderElection.LeaseName != "miner-detector" {
+		t.Errorf("leader election %+v: two replicas need it", cfg.LeaderElection)
+	}
+	if cfg.State.ConfigMap != "miner-detector-state" {
+		t.Errorf("state ConfigMap %q", cfg.State.ConfigMap)
+	}
+}
+
+// hardeningProblems lists what the pod spec lacks of the hardening.
+func hardeningProblems(pod corev1.PodSpec) []string {
+	var out []string
+	bad := func(format string, args ...any) { out = append(out, fmt.Sprintf(format, args...)) }
+	if pod.AutomountServiceAccountToken == nil || !*pod.AutomountServiceAccountToken {
+		bad("automountServiceAccountToken must be true: the detector calls the API")
+	}
+	psc := pod.SecurityContext
+	if psc == nil || psc.RunAsNonRoot == nil || !*psc.RunAsNonRoot || psc.RunAsUser == nil || *psc.RunAsUser != 65532 ||
+		psc.RunAsGroup == nil || *psc.RunAsGroup != 65532 ||
+		psc.SeccompProfile == nil || psc.SeccompProfile.Type != corev1.SeccompProfileTypeRuntimeDefault {
+		bad("pod security context not hardened: %+v", psc)
+	}
+	if len(pod.Containers) != 1 {
+		bad("%d containers, want 1", len(pod.Containers))
+		return out
+	}
+	c := pod.Containers[0]
+	sc := c.SecurityContext
+	if sc == nil || sc.AllowPrivilegeEscalation == nil || *sc.AllowPrivilegeEscalation || sc.ReadOnlyRootFilesystem == nil ||
+		!*sc.ReadOnlyRootFilesystem || sc.Capabilities == nil || !slices.Equal(sc.Capabilities.Drop, []corev1.Capability{"ALL"}) {
+		bad("container security context not hardened: %+v", sc)
+	}
+	if c.Resources.Limits.Memory().IsZero() || c.Resources.Requests.Cpu().IsZero() || c.Resources.Requests.Memory().IsZero() {
+		bad("resources not set: %+v", c.Resources)
+	}
+	if c.LivenessProbe == nil || c.LivenessProbe.HTTPGet == nil || c.LivenessProbe.HTTPGet.Path != "/healthz" ||
+		c.ReadinessProbe == nil || c.ReadinessProbe.HTTPGet == nil || c.ReadinessProbe.HTTPGet.Path != "/readyz" {
+		bad("probes not /healthz and /readyz")
+	}
+	var tmp bool
+	for _, m := range c.VolumeMounts {
+		tmp = tmp || m.MountPath == "/tmp"
+	}
+	if !tmp {
+		bad("no writable /tmp on the read-only root filesystem")
+	}
+	return out
 }

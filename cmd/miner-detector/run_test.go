@@ -15,6 +15,7 @@ import (
 	"github.com/miner-detector/miner-detector/internal/embedded"
 	"github.com/miner-detector/miner-detector/internal/fleet"
 	"github.com/miner-detector/miner-detector/internal/metrics"
+	"github.com/robfig/cron/v3"
 )
 
 // The daemon runs a cycle, serves its metrics, health and readiness, and
@@ -45,8 +46,12 @@ func TestDaemonServesAndShutsDown(t *testing.T) {
 	base := "http://" + ln.Addr().String()
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	d := &daemon{cycle: cyc, log: slog.New(slog.DiscardHandler)}
-	go func() { done <- d.serve(ctx, ln, cfg, true) }()
+	sched, err := cron.ParseStandard(cfg.Schedule)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := &daemon{cycle: cyc, log: slog.New(slog.DiscardHandler), schedule: sched, onStart: true}
+	go func() { done <- d.serve(ctx, ln, cfg) }()
 
 	var body string
 	for deadline := time.Now().Add(60 * time.Second); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
@@ -71,7 +76,7 @@ func TestDaemonServesAndShutsDown(t *testing.T) {
 	if got := get(t, base+"/healthz"); got != "ok\n" {
 		t.Errorf("/healthz = %q", got)
 	}
-	if got := get(t, base+"/readyz"); got != "ready\n" {
+	if got := get(t, base+"/readyz"); got != "ready: leader\n" {
 		t.Errorf("/readyz = %q", got)
 	}
 	cancel()

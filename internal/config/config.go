@@ -44,6 +44,8 @@ type Config struct {
 	Actions        Actions  `json:"actions"`
 	Slack          Slack    `json:"slack"`
 	State          State    `json:"state"`
+	// LeaderElection lets several replicas run with one acting at a time.
+	LeaderElection LeaderElection `json:"leaderElection"`
 	// Listen is the address of /metrics, /healthz and /readyz.
 	Listen string `json:"listen"`
 }
@@ -131,6 +133,20 @@ type State struct {
 	Namespace string `json:"namespace"`
 }
 
+// LeaderElection: with Enabled, only the replica holding the Lease
+// LeaseName in Namespace (default: the pod's own, from POD_NAMESPACE) runs
+// cycles. Identity is POD_NAME, else the host name.
+type LeaderElection struct {
+	Enabled       bool     `json:"enabled"`
+	LeaseName     string   `json:"leaseName"`
+	Namespace     string   `json:"namespace"`
+	LeaseDuration Duration `json:"leaseDuration"`
+	RenewDeadline Duration `json:"renewDeadline"`
+	RetryPeriod   Duration `json:"retryPeriod"`
+	// Identity is resolved at load time from POD_NAME or the host name.
+	Identity string `json:"-"`
+}
+
 // Default is the documented default configuration.
 func Default() Config {
 	q := promquery.DefaultConfig()
@@ -151,7 +167,13 @@ func Default() Config {
 			StrikesToEnforce: p.StrikesToEnforce, MaxDeletionsPerCycle: p.MaxDeletionsPerCycle,
 			ProtectedNamespaces: p.ProtectedNamespaces,
 		},
-		State:  State{ConfigMap: "miner-detector-state"},
+		State: State{ConfigMap: "miner-detector-state"},
+		LeaderElection: LeaderElection{
+			LeaseName:     "miner-detector",
+			LeaseDuration: Duration(15 * time.Second),
+			RenewDeadline: Duration(10 * time.Second),
+			RetryPeriod:   Duration(2 * time.Second),
+		},
 		Listen: ":8080",
 	}
 }
@@ -212,6 +234,12 @@ func (c *Config) ResolveSecrets(getenv func(string) string) error {
 	if c.State.Namespace == "" {
 		c.State.Namespace = getenv("POD_NAMESPACE")
 	}
+	if c.LeaderElection.Namespace == "" {
+		c.LeaderElection.Namespace = getenv("POD_NAMESPACE")
+	}
+	if c.LeaderElection.Identity = getenv("POD_NAME"); c.LeaderElection.Identity == "" {
+		c.LeaderElection.Identity, _ = os.Hostname()
+	}
 	return nil
 }
 
@@ -246,6 +274,7 @@ func (c Config) Validate() error {
 	if c.Listen == "" {
 		add(errors.New("listen: must not be empty"))
 	}
+	add(c.LeaderElection.validate())
 	if am := c.Actions.AlertmanagerSilences; am.SuppressEnforcement {
 		if u, err := url.Parse(am.URL); am.URL == "" || err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 			add(fmt.Errorf("actions.alertmanagerSilences.url: must be an http(s) URL when suppressEnforcement is on, got %q", am.URL))
@@ -339,4 +368,22 @@ func findValue(doc any, v, path string) string {
 		}
 	}
 	return ""
+}
+
+func (l LeaderElection) validate() error {
+	if !l.Enabled {
+		return nil
+	}
+	lease, renew, retry := l.LeaseDuration.D(), l.RenewDeadline.D(), l.RetryPeriod.D()
+	switch {
+	case l.LeaseName == "":
+		return errors.New("leaderElection.leaseName: must be set when leader election is enabled")
+	case retry <= 0:
+		return fmt.Errorf("leaderElection.retryPeriod: must be positive, got %v", retry)
+	case renew <= retry:
+		return fmt.Errorf("leaderElection.renewDeadline: must be longer than retryPeriod (%v), got %v", retry, renew)
+	case lease <= renew:
+		return fmt.Errorf("leaderElection.leaseDuration: must be longer than renewDeadline (%v), got %v", renew, lease)
+	}
+	return nil
 }

@@ -72,6 +72,9 @@ func TestBadConfigNamesFieldAndReason(t *testing.T) {
 		"query: {rangeSemantics: open}":  "rangeSemantics",
 		"windw: 1h":                      `unknown field "windw"`,
 		"minCoverage: lots":              "minCoverage: expected float64",
+		"leaderElection: {enabled: true, leaseDuration: 5s}": "leaderElection.leaseDuration: must be longer than renewDeadline",
+		"leaderElection: {enabled: true, retryPeriod: 0s}":   "leaderElection.retryPeriod: must be positive",
+		"leaderElection: {enabled: true, leaseName: \"\"}":   "leaderElection.leaseName: must be set",
 	}
 	for body, want := range cases {
 		c := Default()
@@ -91,10 +94,13 @@ func TestSecretsFromFileOrEnv(t *testing.T) {
 	if err := os.WriteFile(file, []byte("xoxb-file\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	env := map[string]string{"SLACK_BOT_TOKEN": "xoxb-env", "POD_NAMESPACE": "miner-detector"}
+	env := map[string]string{"SLACK_BOT_TOKEN": "xoxb-env", "POD_NAMESPACE": "miner-detector", "POD_NAME": "miner-detector-7d9-abc"}
 	c := Default()
 	if err := c.ResolveSecrets(func(k string) string { return env[k] }); err != nil || c.Slack.Token != "xoxb-env" || c.State.Namespace != "miner-detector" {
 		t.Fatalf("env: %v %q %q", err, c.Slack.Token, c.State.Namespace)
+	}
+	if le := c.LeaderElection; le.Namespace != "miner-detector" || le.Identity != "miner-detector-7d9-abc" {
+		t.Fatalf("leader election from the downward API: namespace %q identity %q", le.Namespace, le.Identity)
 	}
 	c = Default()
 	c.Slack.TokenFile = file

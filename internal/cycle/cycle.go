@@ -154,3 +154,23 @@ func (c *Cycle) now() time.Time {
 	}
 	return time.Now()
 }
+
+// ClaimTick records that a cycle starts for the schedule tick, unless that
+// tick (or a later one) was already claimed: across restarts and leader
+// changes, at most one cycle runs per tick. The claim is saved before the
+// cycle runs, so a leader that dies mid-cycle is not followed by a second
+// cycle for the same tick.
+func (c *Cycle) ClaimTick(ctx context.Context, tick time.Time) (bool, error) {
+	st, err := c.State.Load(ctx)
+	if err != nil {
+		return false, fmt.Errorf("claim tick %s: %w", tick.UTC().Format(time.RFC3339), err)
+	}
+	if !st.LastTick.IsZero() && !tick.After(st.LastTick) {
+		return false, nil
+	}
+	st.LastTick = tick.UTC()
+	if err := c.State.Save(ctx, st); err != nil {
+		return false, fmt.Errorf("claim tick %s: %w", tick.UTC().Format(time.RFC3339), err)
+	}
+	return true, nil
+}

@@ -6,9 +6,6 @@ import (
 	"strings"
 )
 
-// Metric is the utilization metric dcgm-exporter publishes.
-const Metric = "DCGM_FI_DEV_GPU_UTIL"
-
 // Layout is how the workload labels reach Prometheus.
 type Layout string
 
@@ -33,10 +30,18 @@ const (
 // Labels returns the label set (including __name__) of the utilization series
 // of GPU g held by p, as stored by Prometheus in layout. A podless p gives no
 // workload labels: none at all in Honor, only the exporter's own namespace,
-// pod and container in Exported.
+// pod and container in Exported. A MIG instance adds dcgm-exporter's
+// GPU_I_ID and GPU_I_PROFILE (and has no utilization series: the other
+// metrics' series carry these labels under their own __name__).
 func Labels(p Pod, g GPUSpec, layout Layout) map[string]string {
+	return metricLabels(p, g, layout, Metric)
+}
+
+// metricLabels is Labels with __name__ set to metric: every metric of one
+// GPU carries the same labels.
+func metricLabels(p Pod, g GPUSpec, layout Layout, metric string) map[string]string {
 	l := map[string]string{
-		"__name__":  Metric,
+		"__name__":  metric,
 		"gpu":       g.Index,
 		"UUID":      g.UUID,
 		"Hostname":  p.Node,
@@ -44,6 +49,10 @@ func Labels(p Pod, g GPUSpec, layout Layout) map[string]string {
 		"device":    "nvidia" + g.Index,
 		"instance":  ExporterInstance(p.Node),
 		"job":       ExporterJob,
+	}
+	if g.MIG != nil {
+		l["GPU_I_ID"] = g.MIG.GPUInstanceID
+		l["GPU_I_PROFILE"] = g.MIG.Profile
 	}
 	switch layout {
 	case Exported:

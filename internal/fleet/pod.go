@@ -18,6 +18,15 @@ type GPUSpec struct {
 	// Profile, when set, replaces the pod's Profile on this GPU (a pod that
 	// mines on one GPU and trains on the others).
 	Profile Profile
+	// MIG, when set, makes this a MIG GPU instance of the physical GPU Index
+	// and UUID (see MIGGPU): no utilization series, GPU_I_ID and
+	// GPU_I_PROFILE labels.
+	MIG *MIGInstance
+	// NoProfiling is a GPU whose exporter collects no profiling (DCP)
+	// fields: the default counters without DCGM_FI_PROF_*, a GPU without
+	// DCP support, or the profiling module held by another tool such as
+	// Nsight. Only utilization and power are published for it.
+	NoProfiling bool
 }
 
 // Pod is a workload holding GPUs on one node. A Pod with an empty Name stands
@@ -69,9 +78,17 @@ func GPU(node, index string) GPUSpec {
 
 // Seed is the profile seed of a GPU: derived from its UUID, so two pods
 // time-slicing one GPU see the same device utilization, as dcgm-exporter
-// reports it to both.
+// reports it to both. A MIG instance's seed also covers its GPU_I_ID: the
+// instances of one GPU run independently.
 func (g GPUSpec) Seed() uint64 {
-	sum := sha256.Sum256([]byte(g.UUID))
+	if g.MIG != nil {
+		return uuidSeed(g.UUID + "/" + g.MIG.GPUInstanceID)
+	}
+	return uuidSeed(g.UUID)
+}
+
+func uuidSeed(key string) uint64 {
+	sum := sha256.Sum256([]byte(key))
 	return binary.BigEndian.Uint64(sum[:8])
 }
 

@@ -1,6 +1,7 @@
 package fleet
 
 import (
+	"slices"
 	"time"
 )
 
@@ -20,15 +21,41 @@ type Scrape struct {
 	// Bad replaces the sample at At (when At is on the grid and kept) with
 	// Value: NaN, -1, 150 and the like, which a detector must exclude.
 	Bad []BadValue
+	// Metrics are the metrics FleetSeries emits for each GPU, in this
+	// order (see AllMetrics); nil means DCGM_FI_DEV_GPU_UTIL alone. Names
+	// the fleet does not simulate and repeats are skipped, and so are the
+	// metrics a GPU's exporter does not publish: utilization on a MIG
+	// instance, profiling fields on a NoProfiling GPU.
+	Metrics []string
 }
 
 // Range is the half-open interval [From, To).
 type Range struct{ From, To time.Time }
 
-// BadValue is an invalid sample injected at At.
+// BadValue is an invalid sample injected at At into the series of Metric
+// ("" means DCGM_FI_DEV_GPU_UTIL).
 type BadValue struct {
-	At    time.Time
-	Value float64
+	At     time.Time
+	Value  float64
+	Metric string
+}
+
+func (b BadValue) hits(metric string, t time.Time) bool {
+	return (b.Metric == metric || b.Metric == "" && metric == MetricGPUUtil) && b.At.Equal(t)
+}
+
+// metrics is what s asks FleetSeries to emit, known names only, each once.
+func (s Scrape) metrics() []string {
+	if s.Metrics == nil {
+		return []string{MetricGPUUtil}
+	}
+	var out []string
+	for _, m := range s.Metrics {
+		if (m == MetricGPUUtil || slices.Contains(profilingMetrics, m)) && !slices.Contains(out, m) {
+			out = append(out, m)
+		}
+	}
+	return out
 }
 
 func (s Scrape) interval() time.Duration {
@@ -52,23 +79,17 @@ func (s Scrape) Grid(from, to time.Time) []time.Time {
 	return ts
 }
 
-// Samples returns the samples Prometheus would hold for GPU g of pod p in
-// [from, to]: the grid, restricted to when p exists and outside gaps, with
-// bad values injected.
+// Samples returns the utilization samples Prometheus would hold for GPU g of
+// pod p in [from, to]: the grid, restricted to when p exists and outside
+// gaps, with bad values injected. A MIG instance has none.
 func Samples(p Pod, g GPUSpec, from, to time.Time, s Scrape) (ts []time.Time, v []float64) {
+	if g.MIG != nil {
+		return nil, nil
+	}
 	profile, seed := p.ProfileOf(g), g.Seed()
-	for _, t := range s.Grid(from, to) {
-		if !p.Active(t) || inGap(t, s.Gaps) {
-			continue
-		}
-		val := profile.At(seed, t)
-		for _, b := range s.Bad {
-			if b.At.Equal(t) {
-				val = b.Value
-			}
-		}
+	for _, t := range sampleTimes(p, from, to, s) {
 		ts = append(ts, t)
-		v = append(v, val)
+		v = append(v, injectBad(s.Bad, MetricGPUUtil, t, profile.At(seed, t)))
 	}
 	return ts, v
 }
@@ -80,20 +101,93 @@ type Series struct {
 	Values []float64
 }
 
-// FleetSeries returns one Series per (pod, GPU) with at least one sample in
-// [from, to], labelled in layout, in the order of pods and their GPUs.
+// FleetSeries returns one Series per (pod, GPU, metric) with at least one
+// sample in [from, to], labelled in layout, in the order of pods, their GPUs
+// and s.Metrics. Without s.Metrics it is the utilization series alone, the
+// samples of Samples. Every metric of a GPU has the same sample times and
+// the labels of its utilization series (Labels) under its own __name__.
+//
+// Two things depend on the fleet, not on the profile alone (see
+// Profile.Value): a GPU with no other non-MIG GPU in its pod reports no
+// NVLink traffic, and a MIG instance reports its share of the PCIe traffic,
+// no NVLink, and the power of its whole physical GPU, summed over the
+// instances the fleet places on it.
 func FleetSeries(pods []Pod, layout Layout, from, to time.Time, s Scrape) []Series {
+	metrics, b := s.metrics(), migBoards(pods)
 	var out []Series
 	for _, p := range pods {
+		peers := 0
 		for _, g := range p.GPUs {
-			ts, v := Samples(p, g, from, to, s)
-			if len(ts) == 0 {
-				continue
+			if g.MIG == nil {
+				peers++
 			}
-			out = append(out, Series{Labels: Labels(p, g, layout), Times: ts, Values: v})
+		}
+		for _, g := range p.GPUs {
+			out = append(out, gpuSeries(p, g, layout, from, to, s, metrics, peers > 1, b)...)
 		}
 	}
 	return out
+}
+
+// gpuSeries is FleetSeries for GPU g of p. nvlink says whether g has NVLink
+// peers in its pod.
+func gpuSeries(p Pod, g GPUSpec, layout Layout, from, to time.Time, s Scrape, metrics []string, nvlink bool, b boards) []Series {
+	var emitted []string
+	for _, m := range metrics {
+		if m == MetricGPUUtil && g.MIG != nil || isProfiling(m) && g.NoProfiling {
+			continue
+		}
+		emitted = append(emitted, m)
+	}
+	ts := sampleTimes(p, from, to, s)
+	if len(emitted) == 0 || len(ts) == 0 {
+		return nil
+	}
+	values := make([][]float64, len(emitted))
+	profile, seed := p.ProfileOf(g), g.Seed()
+	for _, t := range ts {
+		a := activity{util: profile.At(seed, t)}
+		if len(emitted) > 1 || emitted[0] != MetricGPUUtil {
+			a = profile.activity(seed, t)
+			if !nvlink {
+				a.nvlinkTx, a.nvlinkRx = 0, 0
+			}
+			if g.MIG != nil {
+				a = instanceActivity(a, g.MIG.fraction())
+				a.power = b.power(g.UUID, t)
+			}
+		}
+		for i, m := range emitted {
+			v, _ := a.get(m)
+			values[i] = append(values[i], injectBad(s.Bad, m, t, v))
+		}
+	}
+	out := make([]Series, len(emitted))
+	for i, m := range emitted {
+		out[i] = Series{Labels: metricLabels(p, g, layout, m), Times: slices.Clone(ts), Values: values[i]}
+	}
+	return out
+}
+
+// sampleTimes is the grid in [from, to] where p exists, outside gaps.
+func sampleTimes(p Pod, from, to time.Time, s Scrape) []time.Time {
+	var ts []time.Time
+	for _, t := range s.Grid(from, to) {
+		if p.Active(t) && !inGap(t, s.Gaps) {
+			ts = append(ts, t)
+		}
+	}
+	return ts
+}
+
+// injectBad returns the bad value s.Bad puts at (metric, t), else v.
+func injectBad(bad []BadValue, metric string, t time.Time, v float64) float64 {
+	for _, b := range bad {
+		if b.hits(metric, t) {
+			v = b.Value
+		}
+	}
+	return v
 }
 
 func inGap(t time.Time, gaps []Range) bool {

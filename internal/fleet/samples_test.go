@@ -1,7 +1,9 @@
 package fleet
 
 import (
+	"maps"
 	"math"
+	"slices"
 	"testing"
 	"time"
 )
@@ -130,5 +132,224 @@ func TestSamplesAgreeAcrossGrids(t *testing.T) {
 	}
 	if matched < 100 {
 		t.Fatalf("only %d shared timestamps", matched)
+	}
+}
+
+// seriesKey is a series' identity without its metric name: every metric of
+// one GPU (or MIG instance) shares it.
+func seriesKey(labels map[string]string) string {
+	l := maps.Clone(labels)
+	delete(l, "__name__")
+	return labelBlock(l)
+}
+
+// Without Scrape.Metrics, FleetSeries emits utilization alone, exactly as
+// Samples computes it, and no series at all for MIG instances.
+func TestFleetSeriesDefaultsToUtilization(t *testing.T) {
+	pods := LabelledFleet(testEnd)
+	from := testEnd.Add(-time.Hour)
+	def := FleetSeries(pods, Honor, from, testEnd, Scrape{})
+	explicit := FleetSeries(pods, Honor, from, testEnd, Scrape{Metrics: []string{MetricGPUUtil}})
+	if len(def) != len(explicit) {
+		t.Fatalf("%d series by default, %d asking for GPU_UTIL", len(def), len(explicit))
+	}
+	i := 0
+	for _, p := range pods {
+		for _, g := range p.GPUs {
+			ts, v := Samples(p, g, from, testEnd, Scrape{})
+			if g.MIG != nil || len(ts) == 0 {
+				if len(ts) != 0 && g.MIG != nil {
+					t.Errorf("%s MIG %s: Samples returned %d utilization samples", p.Key(), g.MIG.GPUInstanceID, len(ts))
+				}
+				continue
+			}
+			s := def[i]
+			i++
+			if s.Labels["__name__"] != MetricGPUUtil || !maps.Equal(s.Labels, Labels(p, g, Honor)) {
+				t.Errorf("series %d: labels %v, want %v", i, s.Labels, Labels(p, g, Honor))
+			}
+			if !slicesEqual(s.Values, v) || !slicesEqual(s.Values, explicit[i-1].Values) {
+				t.Errorf("%s GPU %s: FleetSeries and Samples disagree", p.Key(), g.Index)
+			}
+		}
+	}
+	if i != len(def) {
+		t.Errorf("%d series, %d expected", len(def), i)
+	}
+}
+
+// With every metric asked for, each GPU gets one series per metric its
+// exporter publishes, all on the same times and with the same labels but
+// __name__; the values are the profile's.
+func TestFleetSeriesAllMetrics(t *testing.T) {
+	pods := LabelledFleet(testEnd)
+	from := testEnd.Add(-time.Hour)
+	series := FleetSeries(pods, Exported, from, testEnd, Scrape{Metrics: AllMetrics()})
+	byGPU := map[string]map[string]Series{}
+	for _, s := range series {
+		k := seriesKey(s.Labels)
+		if byGPU[k] == nil {
+			byGPU[k] = map[string]Series{}
+		}
+		if _, dup := byGPU[k][s.Labels["__name__"]]; dup {
+			t.Fatalf("%s %s emitted twice", k, s.Labels["__name__"])
+		}
+		byGPU[k][s.Labels["__name__"]] = s
+	}
+	gpus := 0
+	for _, p := range pods {
+		for _, g := range p.GPUs {
+			k := seriesKey(Labels(p, g, Exported))
+			got := byGPU[k]
+			if len(sampleTimes(p, from, testEnd, Scrape{})) == 0 {
+				if got != nil {
+					t.Errorf("%s: series outside the pod's life", p.Key())
+				}
+				continue
+			}
+			gpus++
+			var want []string
+			switch {
+			case g.NoProfiling:
+				want = []string{MetricGPUUtil, MetricPower}
+			case g.MIG != nil:
+				want = ProfilingMetrics()
+			default:
+				want = AllMetrics()
+			}
+			if names := slices.Sorted(maps.Keys(got)); !slices.Equal(names, slices.Sorted(slices.Values(want))) {
+				t.Errorf("%s GPU %s: metrics %v, want %v", p.Key(), g.Index, names, want)
+				continue
+			}
+			ref := got[want[0]]
+			for _, m := range want {
+				s := got[m]
+				if !slices.EqualFunc(s.Times, ref.Times, time.Time.Equal) {
+					t.Errorf("%s GPU %s: %s and %s on different times", p.Key(), g.Index, m, want[0])
+				}
+				if l := maps.Clone(s.Labels); l["__name__"] != m {
+					t.Errorf("%s: __name__ %q", m, l["__name__"])
+				}
+				if g.MIG != nil || (m == MetricNVLinkTxBytes || m == MetricNVLinkRxBytes) && len(p.GPUs) == 1 {
+					continue // adjusted for the fleet: see the MIG and NVLink tests
+				}
+				for i, ts := range s.Times {
+					if v, _ := p.ProfileOf(g).Value(m, g.Seed(), ts); v != s.Values[i] {
+						t.Fatalf("%s GPU %s %s at %s: %v, profile says %v", p.Key(), g.Index, m, ts, s.Values[i], v)
+					}
+				}
+			}
+		}
+	}
+	if len(byGPU) != gpus {
+		t.Errorf("series for %d GPUs, want %d", len(byGPU), gpus)
+	}
+}
+
+// NVLink carries traffic only between GPUs of one pod: the 4-GPU
+// pretraining shows all-reduce traffic, the single-GPU fine-tune none.
+func TestFleetSeriesNVLinkNeedsPeers(t *testing.T) {
+	pods := LabelledFleet(testEnd)
+	series := FleetSeries(pods, Honor, testEnd.Add(-time.Hour), testEnd, Scrape{Metrics: []string{MetricNVLinkTxBytes, MetricNVLinkRxBytes}})
+	seen := map[string]int{}
+	for _, s := range series {
+		mean, _ := moments(s.Values)
+		switch pod := s.Labels["pod"]; pod {
+		case "llm-pretrain-0", "resnet-train-0":
+			seen[pod]++
+			if mean < 1e9 {
+				t.Errorf("%s GPU %s %s: mean %.3g B/s, want all-reduce traffic >= 1 GB/s", pod, s.Labels["gpu"], s.Labels["__name__"], mean)
+			}
+		case "finetune-7b-0", "lora-tune-0":
+			seen[pod]++
+			if mean != 0 {
+				t.Errorf("%s %s: mean %.3g B/s, want 0 without peers", pod, s.Labels["__name__"], mean)
+			}
+		}
+	}
+	if seen["llm-pretrain-0"] != 8 || seen["resnet-train-0"] != 4 || seen["finetune-7b-0"] != 2 || seen["lora-tune-0"] != 2 {
+		t.Errorf("NVLink series per pod: %v", seen)
+	}
+}
+
+// A GPU whose exporter has no profiling module publishes utilization and
+// power only, whatever is asked for.
+func TestFleetSeriesNoProfiling(t *testing.T) {
+	g := GPU("n", "0")
+	g.NoProfiling = true
+	p := Pod{Namespace: "ns", Name: "p", Node: "n", Profile: FlatTraining(), GPUs: []GPUSpec{g}}
+	series := FleetSeries([]Pod{p}, Honor, testEnd.Add(-10*time.Minute), testEnd, Scrape{Metrics: AllMetrics()})
+	var names []string
+	for _, s := range series {
+		names = append(names, s.Labels["__name__"])
+	}
+	if !slices.Equal(names, []string{MetricGPUUtil, MetricPower}) {
+		t.Errorf("metrics %v, want GPU_UTIL and power only", names)
+	}
+	if series := FleetSeries([]Pod{p}, Honor, testEnd.Add(-10*time.Minute), testEnd, Scrape{Metrics: ProfilingMetrics()[:5]}); len(series) != 0 {
+		t.Errorf("%d series for profiling metrics alone, want none", len(series))
+	}
+}
+
+// Unknown names and repeats in Scrape.Metrics are skipped; an empty,
+// non-nil list asks for nothing.
+func TestFleetSeriesMetricsList(t *testing.T) {
+	p := Pod{Namespace: "ns", Name: "p", Node: "n", Profile: SteadyMiner(), GPUs: []GPUSpec{GPU("n", "0")}}
+	from := testEnd.Add(-10 * time.Minute)
+	tests := []struct {
+		metrics []string
+		want    []string
+	}{
+		{nil, []string{MetricGPUUtil}},
+		{[]string{}, nil},
+		{[]string{"bogus", MetricPower, MetricPower, MetricSMActive}, []string{MetricPower, MetricSMActive}},
+		{[]string{MetricTensorActive, MetricGPUUtil}, []string{MetricTensorActive, MetricGPUUtil}},
+	}
+	for _, tc := range tests {
+		var got []string
+		for _, s := range FleetSeries([]Pod{p}, Honor, from, testEnd, Scrape{Metrics: tc.metrics}) {
+			got = append(got, s.Labels["__name__"])
+		}
+		if !slices.Equal(got, tc.want) {
+			t.Errorf("Metrics %q: series %v, want %v", tc.metrics, got, tc.want)
+		}
+	}
+}
+
+// Bad values land in the series of their metric only; Metric "" is
+// utilization, as before the field existed. Series do not share their
+// time slices.
+func TestFleetSeriesBadValuesPerMetric(t *testing.T) {
+	p := Pod{Namespace: "ns", Name: "p", Node: "n", Profile: SteadyMiner(), GPUs: []GPUSpec{GPU("n", "0")}}
+	at := testEnd.Add(-5 * time.Minute)
+	s := Scrape{
+		Metrics: []string{MetricGPUUtil, MetricTensorActive, MetricPower},
+		Bad:     []BadValue{{At: at, Value: 150}, {At: at, Value: math.NaN(), Metric: MetricTensorActive}},
+	}
+	series := FleetSeries([]Pod{p}, Honor, testEnd.Add(-10*time.Minute), testEnd, s)
+	if len(series) != 3 {
+		t.Fatalf("%d series, want 3", len(series))
+	}
+	for _, sr := range series {
+		i := slices.IndexFunc(sr.Times, at.Equal)
+		v := sr.Values[i]
+		switch name := sr.Labels["__name__"]; name {
+		case MetricGPUUtil:
+			if v != 150 {
+				t.Errorf("%s at %s = %v, want 150", name, at, v)
+			}
+		case MetricTensorActive:
+			if !math.IsNaN(v) {
+				t.Errorf("%s at %s = %v, want NaN", name, at, v)
+			}
+		default:
+			if want, _ := p.Profile.Value(name, p.GPUs[0].Seed(), at); v != want {
+				t.Errorf("%s at %s = %v, want the profile's %v", name, at, v, want)
+			}
+		}
+	}
+	series[0].Times[0] = time.Time{}
+	if series[1].Times[0].IsZero() {
+		t.Error("two series share one Times slice")
 	}
 }

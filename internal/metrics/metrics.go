@@ -44,6 +44,8 @@ type Metrics struct {
 	schedule       prometheus.Gauge
 	enforce        prometheus.Gauge
 	silencesErr    prometheus.Counter
+	leader         prometheus.Gauge
+	ticksSkipped   prometheus.Counter
 }
 
 // New registers the metrics (and the Go and process collectors) on a new
@@ -97,7 +99,11 @@ func New() *Metrics {
 		Help: "1 when enforcing (deleting miner pods), 0 in dry-run."})
 	m.silencesErr = prometheus.NewCounter(prometheus.CounterOpts{Name: "miner_detector_alertmanager_silences_errors_total",
 		Help: "Cycles whose Alertmanager silences could not be read (no deletion in those cycles)."})
-	for _, c := range []prometheus.Collector{m.silencesErr, m.suspectCover, m.strikes, m.capped, m.schedule, m.enforce, m.cycles, m.duration, m.lastSuccess, m.gpus, m.unattributed, m.badSamples,
+	m.leader = prometheus.NewGauge(prometheus.GaugeOpts{Name: "miner_detector_leader",
+		Help: "1 while this replica runs cycles (holds the lease, or leader election is off), 0 on standby."})
+	m.ticksSkipped = prometheus.NewCounter(prometheus.CounterOpts{Name: "miner_detector_ticks_skipped_total",
+		Help: "Schedule ticks not run because a previous leader had already run them."})
+	for _, c := range []prometheus.Collector{m.leader, m.ticksSkipped, m.silencesErr, m.suspectCover, m.strikes, m.capped, m.schedule, m.enforce, m.cycles, m.duration, m.lastSuccess, m.gpus, m.unattributed, m.badSamples,
 		m.pods, m.suspect, m.suspectMean, m.suspectStdDev, m.actions, m.queries, m.querySeries, m.queryPeak,
 		m.windowSeconds, m.scrapeInterval} {
 		f(c)
@@ -203,3 +209,15 @@ func (m *Metrics) SilencesUnavailable() { m.silencesErr.Inc() }
 
 // SilencesErrors is the silences-errors counter (for tests and checks).
 func (m *Metrics) SilencesErrors() prometheus.Counter { return m.silencesErr }
+
+// Leader records whether this replica runs cycles.
+func (m *Metrics) Leader(leading bool) {
+	v := 0.0
+	if leading {
+		v = 1
+	}
+	m.leader.Set(v)
+}
+
+// TickSkipped counts a tick another leader already ran.
+func (m *Metrics) TickSkipped() { m.ticksSkipped.Inc() }

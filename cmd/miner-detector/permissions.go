@@ -1,0 +1,96 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	authorizationv1 "k8s.io/api/authorization/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes"
+
+	"github.com/miner-detector/miner-detector/internal/config"
+)
+
+// permission is one thing the detector does in the cluster, and why.
+type permission struct {
+	Verb, Group, Resource string
+	Namespace             string // "" means cluster-wide
+	Why                   string
+}
+
+func (p permission) String() string {
+	res := p.Resource
+	if p.Group != "" {
+		res += "." + p.Group
+	}
+	where := "cluster-wide"
+	if p.Namespace != "" {
+		where = "in namespace " + p.Namespace
+	}
+	return fmt.Sprintf("%s %s %s (%s)", p.Verb, res, where, p.Why)
+}
+
+// requiredPermissions is what the configuration needs, and nothing more:
+// the chart's RBAC grants these (see deploy/helm/miner-detector).
+func requiredPermissions(cfg config.Config) []permission {
+	scopes := cfg.Query.Namespaces
+	if len(scopes) == 0 {
+		scopes = []string{""}
+	}
+	var out []permission
+	for _, ns := range scopes {
+		out = append(out,
+			permission{"get", "", "pods", ns, "check a pod before recording or deleting"},
+			permission{"create", "", "events", ns, "record findings as Events"},
+			permission{"patch", "", "events", ns, "update a standing finding's Event"},
+		)
+		if cfg.Actions.Enforce {
+			out = append(out, permission{"delete", "", "pods", ns, "delete miner pods (enforce)"})
+		}
+	}
+	if cfg.State.Namespace != "" && cfg.State.ConfigMap != "" {
+		for _, verb := range []string{"get", "create", "update"} {
+			out = append(out, permission{verb, "", "configmaps", cfg.State.Namespace, "keep restart-safe state in ConfigMap " + cfg.State.ConfigMap})
+		}
+	}
+	if le := cfg.LeaderElection; le.Enabled {
+		for _, verb := range []string{"get", "create", "update"} {
+			out = append(out, permission{verb, "coordination.k8s.io", "leases", le.Namespace, "leader election on Lease " + le.LeaseName})
+		}
+	}
+	return out
+}
+
+// missingPermissions asks the API server (SelfSubjectAccessReview, which
+// every authenticated identity may create) which of perms this identity
+// lacks.
+func missingPermissions(ctx context.Context, kube kubernetes.Interface, perms []permission) ([]permission, error) {
+	var missing []permission
+	for _, p := range perms {
+		review := &authorizationv1.SelfSubjectAccessReview{Spec: authorizationv1.SelfSubjectAccessReviewSpec{
+			ResourceAttributes: &authorizationv1.ResourceAttributes{
+				Namespace: p.Namespace, Verb: p.Verb, Group: p.Group, Resource: p.Resource,
+			},
+		}}
+		res, err := kube.AuthorizationV1().SelfSubjectAccessReviews().Create(ctx, review, metav1.CreateOptions{})
+		if err != nil {
+			return nil, fmt.Errorf("check permission %s: %w", p, err)
+		}
+		if !res.Status.Allowed {
+			missing = append(missing, p)
+		}
+	}
+	return missing, nil
+}
+
+// permissionError lists the permissions the detector lacks.
+type permissionError struct{ missing []permission }
+
+func (e *permissionError) Error() string {
+	lines := make([]string, len(e.missing))
+	for i, p := range e.missing {
+		lines[i] = "  - " + p.String()
+	}
+	return "the service account lacks permissions the configuration needs (see the chart's RBAC):\n" + strings.Join(lines, "\n")
+}

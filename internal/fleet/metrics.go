@@ -1,0 +1,135 @@
+package fleet
+
+import (
+	"math"
+	"slices"
+)
+
+// The dcgm-exporter metrics the fleet can simulate. Field meanings follow
+// NVIDIA's DCGM documentation ("Field identifiers" and the profiling-metrics
+// section of the DCGM user guide); units are those dcgm-exporter publishes.
+const (
+	// MetricGPUUtil is the share of the sample period during which one or
+	// more kernels ran, as an integer percentage 0..100. Not published for
+	// MIG instances.
+	MetricGPUUtil = "DCGM_FI_DEV_GPU_UTIL"
+	// MetricGREngineActive is the ratio (0..1) of time the graphics or
+	// compute engine was busy: GPU_UTIL's profiling counterpart, and the
+	// activity signal of a MIG instance.
+	MetricGREngineActive = "DCGM_FI_PROF_GR_ENGINE_ACTIVE"
+	// MetricSMActive is the ratio (0..1) of cycles an SM had at least one
+	// warp resident, averaged over all SMs.
+	MetricSMActive = "DCGM_FI_PROF_SM_ACTIVE"
+	// MetricTensorActive is the ratio (0..1) of cycles the tensor (HMMA/IMMA)
+	// pipe was busy.
+	MetricTensorActive = "DCGM_FI_PROF_PIPE_TENSOR_ACTIVE"
+	// MetricFP64Active, MetricFP32Active and MetricFP16Active are the ratios
+	// (0..1) of cycles the FP64, FMA (FP32) and FP16 pipes were busy.
+	MetricFP64Active = "DCGM_FI_PROF_PIPE_FP64_ACTIVE"
+	MetricFP32Active = "DCGM_FI_PROF_PIPE_FP32_ACTIVE"
+	MetricFP16Active = "DCGM_FI_PROF_PIPE_FP16_ACTIVE"
+	// MetricDRAMActive is the ratio (0..1) of cycles the device-memory
+	// interface was sending or receiving data.
+	MetricDRAMActive = "DCGM_FI_PROF_DRAM_ACTIVE"
+	// MetricPCIeTxBytes and MetricPCIeRxBytes are the rates (bytes per
+	// second, headers included) the GPU sent to and received from the host
+	// over PCIe.
+	MetricPCIeTxBytes = "DCGM_FI_PROF_PCIE_TX_BYTES"
+	MetricPCIeRxBytes = "DCGM_FI_PROF_PCIE_RX_BYTES"
+	// MetricNVLinkTxBytes and MetricNVLinkRxBytes are the rates (bytes per
+	// second) the GPU sent to and received from its NVLink peers.
+	MetricNVLinkTxBytes = "DCGM_FI_PROF_NVLINK_TX_BYTES"
+	MetricNVLinkRxBytes = "DCGM_FI_PROF_NVLINK_RX_BYTES"
+	// MetricPower is the board power draw in watts. dcgm-exporter publishes
+	// it even without profiling, and on every MIG instance of a GPU with the
+	// whole board's value.
+	MetricPower = "DCGM_FI_DEV_POWER_USAGE"
+)
+
+// Metric is the utilization metric dcgm-exporter publishes, the only one the
+// fleet emits unless Scrape.Metrics asks for more.
+const Metric = MetricGPUUtil
+
+var profilingMetrics = []string{
+	MetricGREngineActive, MetricSMActive, MetricTensorActive,
+	MetricFP64Active, MetricFP32Active, MetricFP16Active, MetricDRAMActive,
+	MetricPCIeTxBytes, MetricPCIeRxBytes, MetricNVLinkTxBytes, MetricNVLinkRxBytes,
+	MetricPower,
+}
+
+// ProfilingMetrics lists every metric the fleet simulates except
+// DCGM_FI_DEV_GPU_UTIL, in a stable order.
+func ProfilingMetrics() []string { return slices.Clone(profilingMetrics) }
+
+// AllMetrics is DCGM_FI_DEV_GPU_UTIL followed by ProfilingMetrics: what to
+// put in Scrape.Metrics for the full set.
+func AllMetrics() []string { return append([]string{MetricGPUUtil}, profilingMetrics...) }
+
+// isProfiling reports whether metric needs dcgm-exporter's profiling (DCP)
+// module: every DCGM_FI_PROF_* field.
+func isProfiling(metric string) bool {
+	return metric != MetricGPUUtil && metric != MetricPower
+}
+
+// Board facts of the simulated GPU, the NVIDIA A100-SXM4-80GB (NVIDIA A100
+// datasheet; NVIDIA Ampere architecture whitepaper).
+const (
+	// tdpWatts is the A100 SXM4 board power limit (400 W).
+	tdpWatts = 400.0
+	// nvlinkPerDirection is A100 NVLink 3's 600 GB/s total bandwidth, halved
+	// for one direction.
+	nvlinkPerDirection = 300e9
+	// pcieGen4x16 is PCIe 4.0 x16's usable rate per direction, about 25 GB/s
+	// (16 GT/s per lane, 128b/130b encoding, protocol overhead).
+	pcieGen4x16 = 25e9
+)
+
+// activity is everything dcgm-exporter reports about one GPU (or MIG
+// instance) at one instant.
+type activity struct {
+	util               float64 // percent, DCGM_FI_DEV_GPU_UTIL
+	gr, sm, tensor     float64 // ratios
+	fp64, fp32, fp16   float64 // ratios
+	dram               float64 // ratio
+	pcieTx, pcieRx     float64 // bytes per second
+	nvlinkTx, nvlinkRx float64 // bytes per second
+	power              float64 // watts
+}
+
+// get returns the value of metric, rounded as dcgm-exporter prints it:
+// ratios to six decimals, byte rates to whole bytes, watts to milliwatts.
+func (a activity) get(metric string) (float64, bool) {
+	switch metric {
+	case MetricGPUUtil:
+		return a.util, true
+	case MetricGREngineActive:
+		return ratio(a.gr), true
+	case MetricSMActive:
+		return ratio(a.sm), true
+	case MetricTensorActive:
+		return ratio(a.tensor), true
+	case MetricFP64Active:
+		return ratio(a.fp64), true
+	case MetricFP32Active:
+		return ratio(a.fp32), true
+	case MetricFP16Active:
+		return ratio(a.fp16), true
+	case MetricDRAMActive:
+		return ratio(a.dram), true
+	case MetricPCIeTxBytes:
+		return byteRate(a.pcieTx, pcieGen4x16), true
+	case MetricPCIeRxBytes:
+		return byteRate(a.pcieRx, pcieGen4x16), true
+	case MetricNVLinkTxBytes:
+		return byteRate(a.nvlinkTx, nvlinkPerDirection), true
+	case MetricNVLinkRxBytes:
+		return byteRate(a.nvlinkRx, nvlinkPerDirection), true
+	case MetricPower:
+		return math.Round(clamp(a.power, 0, 1.2*tdpWatts)*1000) / 1000, true
+	}
+	return 0, false
+}
+
+func ratio(v float64) float64 { return math.Round(clamp(v, 0, 1)*1e6) / 1e6 }
+
+func byteRate(v, limit float64) float64 { return math.Round(clamp(v, 0, limit)) }

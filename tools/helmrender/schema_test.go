@@ -1,0 +1,59 @@
+package main
+
+import (
+	"strings"
+	"testing"
+)
+
+// The values schema rejects wrong values, and its message names the field.
+func TestSchemaRejectsBadValues(t *testing.T) {
+	cases := []struct {
+		name  string
+		set   []string
+		field string // what the error must name
+	}{
+		{"replicas not a number", []string{`replicaCount=two`}, "replicaCount"},
+		{"zero replicas", []string{`replicaCount=0`}, "replicaCount"},
+		{"unknown top-level key", []string{`replicas=2`}, "replicas"},
+		{"unknown nested key", []string{`image.name=x`}, "name"},
+		{"enforce not a boolean", []string{`config.actions.enforce=yes`}, "/config/actions/enforce"},
+		{"unknown config key", []string{`config.prometheus.address=http://x`}, "address"},
+		{"state belongs to the chart", []string{`config.state.configMap=x`}, "state"},
+		{"leader election belongs to the chart", []string{`config.leaderElection.enabled=true`}, "leaderElection"},
+		{"bad duration", []string{`config.window=an hour`}, "/config/window"},
+		{"bad range semantics", []string{`config.query.rangeSemantics=open`}, "/config/query/rangeSemantics"},
+		{"bad pull policy", []string{`image.pullPolicy=Sometimes`}, "/image/pullPolicy"},
+		{"bad port", []string{`networkPolicy.egress.prometheus.port=70000`}, "/networkPolicy/egress/prometheus/port"},
+		{"bad namespace name", []string{`watchNamespaces={Team_A}`}, "/watchNamespaces/0"},
+		{"bad cidr", []string{`networkPolicy.egress.apiServer.cidrs={10.0.0.1}`}, "/networkPolicy/egress/apiServer/cidrs/0"},
+		{"prometheus url without scheme", []string{`config.prometheus.url=prometheus:9090`}, "/config/prometheus/url"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			_, err := Render(chartDir, Options{Set: c.set})
+			if err == nil {
+				t.Fatalf("values %q accepted", c.set)
+			}
+			if !strings.Contains(err.Error(), "schema") || !strings.Contains(err.Error(), c.field) {
+				t.Errorf("values %q: error does not name %q as a schema violation:\n%v", c.set, c.field, err)
+			}
+		})
+	}
+}
+
+// The documented settings pass the schema.
+func TestSchemaAcceptsDocumentedValues(t *testing.T) {
+	for _, set := range [][]string{
+		{"config.prometheus.url=https://thanos.example.com", "config.window=6h", "config.query.chunk=30m"},
+		{"config.actions.enforce=true", "config.actions.strikesToEnforce=3", "config.actions.maxDeletionsPerCycle=2"},
+		{"config.actions.alertmanagerSilences.url=http://alertmanager-operated.monitoring:9093",
+			"config.actions.alertmanagerSilences.suppressEnforcement=true"},
+		{"image.digest=sha256:" + strings.Repeat("ab", 32)},
+		{"grafanaDashboards.namespace=monitoring", "serviceMonitor.interval=30s"},
+		{"leaderElection.enabled=true", "replicaCount=1", "leaderElection.leaseDuration=30s"},
+	} {
+		if _, err := Render(chartDir, Options{Set: set}); err != nil {
+			t.Errorf("values %q: %v", set, err)
+		}
+	}
+}
