@@ -61,8 +61,19 @@ type group struct {
 	pod       PodKey
 	gpu       GPU
 	container string
-	series    []*Series
+	signals   map[Signal][]*Series
 	window    window
+}
+
+// primary is the series the utilization rules judge, and the factor that
+// turns them into a percentage: utilization for a whole GPU; for a MIG
+// instance, whose utilization dcgm does not report per instance, the
+// graphics engine's activity.
+func (g *group) primary() (Signal, float64) {
+	if g.gpu.MIGInstance != "" {
+		return SignalGREngine, 100
+	}
+	return SignalUtil, 1
 }
 
 // window maps chunk ends to positions in the window.
@@ -90,9 +101,9 @@ func (c Chunk) samples() int64 { return c.Count + c.BadSamples }
 // no data). When two series of the same pod and GPU both hold samples for one
 // chunk (a target scraped twice), only the fuller one counts, so samples are
 // never counted twice. Chunks outside the window are ignored.
-func (g *group) chunks() []Chunk {
+func (g *group) chunks(sig Signal) []Chunk {
 	out := make([]Chunk, g.window.n)
-	for _, s := range g.series {
+	for _, s := range g.signals[sig] {
 		for _, c := range s.Chunks {
 			if i := g.window.index(c.End); i >= 0 && c.samples() > out[i].samples() {
 				out[i] = c
@@ -104,24 +115,25 @@ func (g *group) chunks() []Chunk {
 
 // inOrder returns the chunks in time order without copying them in the
 // common case: one series whose chunks are in order and inside the window.
-func (g *group) inOrder() []Chunk {
-	if len(g.series) != 1 {
-		return g.chunks()
+func (g *group) inOrder(sig Signal) []Chunk {
+	series := g.signals[sig]
+	if len(series) != 1 {
+		return g.chunks(sig)
 	}
-	cs := g.series[0].Chunks
+	cs := series[0].Chunks
 	last := -1
 	for _, c := range cs {
 		i := g.window.index(c.End)
 		if i <= last {
-			return g.chunks()
+			return g.chunks(sig)
 		}
 		last = i
 	}
 	return cs
 }
 
-// groupSeries joins series of the same pod and GPU (an exporter restart starts
-// a new series).
+// groupSeries joins series of the same pod and GPU, every signal (an
+// exporter restart starts a new series).
 func groupSeries(in Input) []*group {
 	type key struct {
 		pod PodKey
@@ -141,11 +153,11 @@ func groupSeries(in Input) []*group {
 		}
 		g := index[k]
 		if g == nil {
-			g = &group{pod: k.pod, gpu: s.GPU, container: s.Workload.Container, window: w}
+			g = &group{pod: k.pod, gpu: s.GPU, container: s.Workload.Container, window: w, signals: map[Signal][]*Series{}}
 			index[k] = g
 			out = append(out, g)
 		}
-		g.series = append(g.series, s)
+		g.signals[s.Signal] = append(g.signals[s.Signal], s)
 	}
 	return out
 }
@@ -169,7 +181,8 @@ func findShared(groups []*group, chunk, interval time.Duration) map[string][]Pod
 		}
 		byPos := make([][]Chunk, len(gs))
 		for j, g := range gs {
-			byPos[j] = g.chunks()
+			sig, _ := g.primary()
+			byPos[j] = g.chunks(sig)
 		}
 		for i := range gs[0].window.n {
 			var load int64
@@ -194,9 +207,9 @@ func findShared(groups []*group, chunk, interval time.Duration) map[string][]Pod
 	return out
 }
 
-// mergeChunks merges a group's valid chunks in time order; invalid chunks
-// count as bad samples.
-func mergeChunks(chunks []Chunk, cfg Config) Stats {
+// mergeChunks merges a group's valid chunks in time order, scaled by scale;
+// chunks with values outside [lo, hi] count as bad samples.
+func mergeChunks(chunks []Chunk, lo, hi, scale float64) Stats {
 	var s Stats
 	s.Curve = make([]ChunkMean, 0, len(chunks))
 	for _, c := range chunks {
@@ -204,34 +217,95 @@ func mergeChunks(chunks []Chunk, cfg Config) Stats {
 			continue
 		}
 		s.BadSamples += c.BadSamples
-		if !c.Moments.Valid(cfg.ValidMin, cfg.ValidMax) {
+		if !c.Moments.Valid(lo, hi) {
 			s.BadSamples += max(c.Count, 0)
 			continue
 		}
 		if s.Count == 0 {
 			s.FirstChunkEnd = c.End
 		}
-		s.Moments = s.Moments.Merge(c.Moments)
-		s.Curve = append(s.Curve, ChunkMean{End: c.End, Mean: c.Mean, Samples: c.Count})
+		m := c.Moments.Scale(scale)
+		s.Moments = s.Moments.Merge(m)
+		s.Curve = append(s.Curve, ChunkMean{End: c.End, Mean: m.Mean, Samples: c.Count})
 	}
 	return s
 }
 
 func judgeGPU(g *group, expected int64, cfg Config) GPUReport {
-	r := GPUReport{GPU: g.gpu, Container: g.container, Stats: mergeChunks(g.inOrder(), cfg)}
+	sig, scale := g.primary()
+	lo, hi := cfg.ValidMin, cfg.ValidMax
+	if sig != SignalUtil {
+		lo, hi = sig.ValidRange()
+	}
+	r := GPUReport{GPU: g.gpu, Container: g.container, Stats: mergeChunks(g.inOrder(sig), lo, hi, scale)}
 	r.ExpectedSamples = expected
 	if expected > 0 {
 		r.Coverage = float64(r.Count) / float64(expected)
 	}
-	r.Rule = cfg.FlatHighUtil.Name()
+	r.Signals = g.profile(expected)
+	r.Profiling = r.Signals.has(SignalSM) && len(r.Signals) > 1
 	if r.Count == 0 || r.Coverage < cfg.MinCoverage {
+		r.Rule = cfg.FlatHighUtil.Name()
 		r.Verdict = InsufficientData
 		r.Reason = fmt.Sprintf("coverage %.2f < %.2f (%d of %d expected samples, %d bad)",
 			r.Coverage, cfg.MinCoverage, r.Count, expected, r.BadSamples)
 		return r
 	}
-	r.Verdict, r.Reason = cfg.FlatHighUtil.Judge(r.Stats)
+	if g.pod.Pod == "" {
+		r.Rule = cfg.BusyWithoutPod.Name()
+		r.Verdict, r.Reason = Benign, ""
+		busy, reason := cfg.BusyWithoutPod.Judge(r.Stats)
+		r.Reason = reason
+		if busy {
+			r.Verdict = BusyUnattributed
+			if miner, applies, why := cfg.ComputeSignature.Judge(r.Signals); applies && miner {
+				r.Reason += "; looks like a miner: " + why
+			}
+		}
+		return r
+	}
+	flat, flatReason := cfg.FlatHighUtil.Judge(r.Stats)
+	r.Verdict, r.Rule, r.Reason = flat, cfg.FlatHighUtil.Name(), flatReason
+	if !r.Profiling {
+		r.Reason += "; profiling metrics absent: utilization rule only"
+		return r
+	}
+	if flat == Miner {
+		if spare, applies, why := cfg.TrainingVeto.Judge(r.Signals); applies && spare {
+			r.Verdict, r.Rule, r.Reason = Benign, cfg.TrainingVeto.Name(), flatReason+", but "+why
+		} else if applies {
+			r.Reason += "; " + why
+		}
+		return r
+	}
+	if miner, applies, why := cfg.ComputeSignature.Judge(r.Signals); applies && miner {
+		r.Verdict, r.Rule, r.Reason = Miner, cfg.ComputeSignature.Name(), why
+	} else if applies {
+		r.Reason += "; " + cfg.ComputeSignature.Name() + ": " + why
+	}
 	return r
+}
+
+// profile merges every profiling signal the group has, each over the same
+// expected sample count as utilization.
+func (g *group) profile(expected int64) Profile {
+	p := Profile{}
+	for _, sig := range ProfilingSignals() {
+		if len(g.signals[sig]) == 0 {
+			continue
+		}
+		lo, hi := sig.ValidRange()
+		st := mergeChunks(g.inOrder(sig), lo, hi, 1)
+		if st.Count == 0 {
+			continue
+		}
+		ss := SignalStats{Mean: st.Mean, StdDev: st.StdDev(), Samples: st.Count}
+		if expected > 0 {
+			ss.Coverage = float64(st.Count) / float64(expected)
+		}
+		p[sig] = ss
+	}
+	return p
 }
 
 func podReport(key PodKey, gpus []GPUReport, rep Report, cfg Config) PodReport {
@@ -246,12 +320,13 @@ func podReport(key PodKey, gpus []GPUReport, rep Report, cfg Config) PodReport {
 	}
 	p.Verdict, p.Node = worst.Verdict, worst.Node
 	p.Evidence = Evidence{
-		Rule: cfg.FlatHighUtil.Name(),
+		Rule: worst.Rule,
 		Thresholds: Thresholds{
 			MeanAbove:   cfg.FlatHighUtil.MeanAbove,
 			StdDevBelow: cfg.FlatHighUtil.StdDevBelow,
 			MinCoverage: cfg.MinCoverage,
 		},
+		Profiling:            worst.Profiling,
 		Reason:               fmt.Sprintf("gpu %s (%s) on %s: %s", worst.Index, worst.UUID, worst.Node, worst.Reason),
 		WindowSecs:           rep.Window.Seconds(),
 		WindowEnd:            rep.End,
@@ -259,8 +334,17 @@ func podReport(key PodKey, gpus []GPUReport, rep Report, cfg Config) PodReport {
 		ScrapeIntervalSource: rep.ScrapeIntervalSource,
 		ChunkSecs:            rep.Chunk.Seconds(),
 	}
+	if worst.Profiling {
+		p.Evidence.Signals = worst.Signals
+		switch worst.Rule {
+		case cfg.TrainingVeto.Name():
+			p.Evidence.TrainingVeto = &cfg.TrainingVeto
+		case cfg.ComputeSignature.Name():
+			p.Evidence.ComputeSignature = &cfg.ComputeSignature
+		}
+	}
 	for _, g := range gpus {
-		p.Evidence.Curves = append(p.Evidence.Curves, GPUCurve{GPU: g.Index, UUID: g.UUID, ChunkMeans: g.Curve})
+		p.Evidence.Curves = append(p.Evidence.Curves, GPUCurve{GPU: g.Index, UUID: g.UUID, MIGInstance: g.MIGInstance, ChunkMeans: g.Curve})
 	}
 	return p
 }

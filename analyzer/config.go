@@ -1,6 +1,7 @@
 package analyzer
 
 import (
+	"errors"
 	"fmt"
 	"time"
 )
@@ -10,6 +11,13 @@ import (
 type Config struct {
 	// FlatHighUtil is the old detector's rule, kept exact.
 	FlatHighUtil FlatHighUtil
+	// TrainingVeto spares flat-high-utilization GPUs whose math pipes are
+	// busy; ComputeSignature catches miners below 95 %; both need dcgm's
+	// profiling metrics and step aside, saying so, without them.
+	TrainingVeto     TrainingVeto
+	ComputeSignature ComputeSignature
+	// BusyWithoutPod judges GPUs no pod holds.
+	BusyWithoutPod BusyWithoutPod
 	// MinCoverage is the share of expected samples below which a GPU is
 	// insufficient_data.
 	MinCoverage float64
@@ -25,9 +33,18 @@ type Config struct {
 func DefaultConfig() Config {
 	return Config{
 		FlatHighUtil: FlatHighUtil{MeanAbove: 95, StdDevBelow: 2},
-		MinCoverage:  0.8,
-		ValidMin:     0,
-		ValidMax:     100,
+		// Training keeps its tensor pipe at 0.2-0.6 (Megatron-LM reports
+		// ~50 % of peak); hashing leaves every math pipe below 0.01.
+		TrainingVeto: TrainingVeto{PipeActiveAbove: 0.05},
+		ComputeSignature: ComputeSignature{
+			BusyAbove: 0.5, BusyStdDevBelow: 0.1, PipeActiveBelow: 0.02,
+			InterconnectBelow: 1e6, // 1 MB/s: a miner's pool traffic is kB/s
+			MinCoverage:       0.9,
+		},
+		BusyWithoutPod: BusyWithoutPod{MeanAbove: 50},
+		MinCoverage:    0.8,
+		ValidMin:       0,
+		ValidMax:       100,
 	}
 }
 
@@ -41,5 +58,5 @@ func (c Config) Validate() error {
 	case c.ValidMin >= c.ValidMax:
 		return fmt.Errorf("valid range: min %v must be below max %v", c.ValidMin, c.ValidMax)
 	}
-	return c.FlatHighUtil.validate()
+	return errors.Join(c.FlatHighUtil.validate(), c.TrainingVeto.validate(), c.ComputeSignature.validate(), c.BusyWithoutPod.validate())
 }

@@ -8,15 +8,23 @@ type GPU struct {
 	Index string `json:"gpu"`
 	UUID  string `json:"uuid"`
 	Model string `json:"model"`
+	// MIGInstance is the MIG GPU instance id (dcgm-exporter's GPU_I_ID) and
+	// MIGProfile its profile ("1g.10gb"); empty for a whole GPU.
+	MIGInstance string `json:"mig_instance,omitempty"`
+	MIGProfile  string `json:"mig_profile,omitempty"`
 }
 
 // Key identifies the GPU across series: its UUID, or node and index when the
-// exporter gives no UUID.
+// exporter gives no UUID; a MIG instance adds its instance id.
 func (g GPU) Key() string {
-	if g.UUID != "" {
-		return g.UUID
+	k := g.UUID
+	if k == "" {
+		k = g.Node + "/" + g.Index
 	}
-	return g.Node + "/" + g.Index
+	if g.MIGInstance != "" {
+		k += "/mig-" + g.MIGInstance
+	}
+	return k
 }
 
 // Workload is the pod a series attributes the GPU to. An empty Pod means the
@@ -45,8 +53,10 @@ type Chunk struct {
 	BadSamples int64
 }
 
-// Series is one time series of the utilization metric over the window.
+// Series is one time series of one signal over the window.
 type Series struct {
+	// Signal is what the series measures; the zero value is utilization.
+	Signal   Signal
 	GPU      GPU
 	Workload Workload
 	Chunks   []Chunk

@@ -114,3 +114,12 @@ func (m Moments) Valid(lo, hi float64) bool {
 	}
 	return m.Min >= lo && m.Max <= hi && m.M2 >= -1e-9*math.Max(1, m.Mean*m.Mean*float64(m.Count))
 }
+
+// Scale returns the moments of the samples multiplied by k >= 0 (a unit
+// change, such as a 0..1 ratio to a percentage).
+func (m Moments) Scale(k float64) Moments {
+	if k == 1 {
+		return m
+	}
+	return Moments{Count: m.Count, Mean: m.Mean * k, M2: m.M2 * k * k, Min: m.Min * k, Max: m.Max * k}
+}

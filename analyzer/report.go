@@ -56,6 +56,11 @@ type GPUReport struct {
 	Verdict Verdict
 	Rule    string
 	Reason  string
+	// Profiling says whether dcgm's profiling metrics were there to judge
+	// with; without them only the utilization rule applies.
+	Profiling bool
+	// Signals are the profiling signals' numbers over the window.
+	Signals Profile
 	// Shared is set when other pods used this GPU at the same time
 	// (time-slicing); SharedWith names them.
 	Shared     bool
@@ -67,13 +72,21 @@ type Evidence struct {
 	Rule       string     `json:"rule"`
 	Thresholds Thresholds `json:"thresholds"`
 	// Reason is the deciding GPU's explanation.
-	Reason               string     `json:"reason"`
-	WindowSecs           float64    `json:"window_seconds"`
-	WindowEnd            time.Time  `json:"window_end"`
-	ScrapeIntervalSecs   float64    `json:"scrape_interval_seconds"`
-	ScrapeIntervalSource string     `json:"scrape_interval_source"`
-	ChunkSecs            float64    `json:"chunk_seconds"`
-	Curves               []GPUCurve `json:"curves"`
+	Reason               string    `json:"reason"`
+	WindowSecs           float64   `json:"window_seconds"`
+	WindowEnd            time.Time `json:"window_end"`
+	ScrapeIntervalSecs   float64   `json:"scrape_interval_seconds"`
+	ScrapeIntervalSource string    `json:"scrape_interval_source"`
+	ChunkSecs            float64   `json:"chunk_seconds"`
+	// Profiling says whether the deciding GPU had dcgm's profiling metrics;
+	// "false" means only the utilization rule could judge it.
+	Profiling bool `json:"profiling"`
+	// Signals are the deciding GPU's profiling numbers.
+	Signals Profile `json:"signals,omitempty"`
+	// The thresholds of the rule beyond utilization that decided, if any.
+	TrainingVeto     *TrainingVeto     `json:"training_veto,omitempty"`
+	ComputeSignature *ComputeSignature `json:"compute_signature,omitempty"`
+	Curves           []GPUCurve        `json:"curves"`
 }
 
 // Thresholds are the numbers the verdict was judged against.
@@ -85,7 +98,8 @@ type Thresholds struct {
 
 // GPUCurve is one GPU's per-chunk mean utilization over the window.
 type GPUCurve struct {
-	GPU        string      `json:"gpu"`
-	UUID       string      `json:"uuid"`
-	ChunkMeans []ChunkMean `json:"chunk_means"`
+	GPU         string      `json:"gpu"`
+	UUID        string      `json:"uuid"`
+	MIGInstance string      `json:"mig_instance,omitempty"`
+	ChunkMeans  []ChunkMean `json:"chunk_means"`
 }

@@ -10,12 +10,15 @@ const (
 	InsufficientData Verdict = "insufficient_data"
 	// Miner: a rule fired on enough data.
 	Miner Verdict = "miner"
+	// BusyWithoutPod: a GPU no pod holds is busy; a finding on the node,
+	// never a deletion. Only unattributed GPUs get it.
+	BusyUnattributed Verdict = "busy_without_pod"
 )
 
 // Severity orders verdicts: a pod takes its most severe GPU's verdict.
 func (v Verdict) Severity() int {
 	switch v {
-	case Miner:
+	case Miner, BusyUnattributed:
 		return 2
 	case InsufficientData:
 		return 1

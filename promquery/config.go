@@ -3,6 +3,7 @@ package promquery
 import (
 	"errors"
 	"fmt"
+	"github.com/miner-detector/miner-detector/analyzer"
 	"regexp"
 	"time"
 
@@ -67,6 +68,14 @@ type Config struct {
 	// raw per cycle to exclude exactly the bad samples; past it a bad chunk is
 	// excluded whole.
 	MaxRereads int `json:"maxRereads"`
+	// Profiling maps each profiling signal to the metric that carries it
+	// (dcgm-exporter's DCGM_FI_PROF_* names by default). Each is read with
+	// the same chunked queries as Metric, under the same sample budget. An
+	// empty map reads utilization only.
+	Profiling map[analyzer.Signal]string `json:"profiling"`
+	// MIGInstanceLabel and MIGProfileLabel name a MIG instance's labels.
+	MIGInstanceLabel string `json:"migInstanceLabel"`
+	MIGProfileLabel  string `json:"migProfileLabel"`
 }
 
 // DefaultConfig reads dcgm-exporter's DCGM_FI_DEV_GPU_UTIL with its own label
@@ -83,7 +92,47 @@ func DefaultConfig() Config {
 		MinScrapeInterval: time.Second,
 		RangeSemantics:    SemanticsAuto,
 		MaxRereads:        200,
+		Profiling:         DefaultProfilingMetrics(),
+		MIGInstanceLabel:  "GPU_I_ID",
+		MIGProfileLabel:   "GPU_I_PROFILE",
 	}
+}
+
+// DefaultProfilingMetrics are dcgm-exporter's metric names for the
+// profiling signals (the GPU Operator's default dcp-metrics set, plus power).
+func DefaultProfilingMetrics() map[analyzer.Signal]string {
+	return map[analyzer.Signal]string{
+		analyzer.SignalGREngine: "DCGM_FI_PROF_GR_ENGINE_ACTIVE",
+		analyzer.SignalSM:       "DCGM_FI_PROF_SM_ACTIVE",
+		analyzer.SignalTensor:   "DCGM_FI_PROF_PIPE_TENSOR_ACTIVE",
+		analyzer.SignalFP64:     "DCGM_FI_PROF_PIPE_FP64_ACTIVE",
+		analyzer.SignalFP32:     "DCGM_FI_PROF_PIPE_FP32_ACTIVE",
+		analyzer.SignalFP16:     "DCGM_FI_PROF_PIPE_FP16_ACTIVE",
+		analyzer.SignalDRAM:     "DCGM_FI_PROF_DRAM_ACTIVE",
+		analyzer.SignalPCIeTx:   "DCGM_FI_PROF_PCIE_TX_BYTES",
+		analyzer.SignalPCIeRx:   "DCGM_FI_PROF_PCIE_RX_BYTES",
+		analyzer.SignalNVLinkTx: "DCGM_FI_PROF_NVLINK_TX_BYTES",
+		analyzer.SignalNVLinkRx: "DCGM_FI_PROF_NVLINK_RX_BYTES",
+		analyzer.SignalPower:    "DCGM_FI_DEV_POWER_USAGE",
+	}
+}
+
+// family is one metric read with the chunked queries, and its signal.
+type family struct {
+	signal analyzer.Signal
+	metric string
+}
+
+// families are the metrics a cycle reads: utilization first, then the
+// profiling signals in a stable order.
+func (c Config) families() []family {
+	out := []family{{analyzer.SignalUtil, c.Metric}}
+	for _, sig := range analyzer.ProfilingSignals() {
+		if m, ok := c.Profiling[sig]; ok {
+			out = append(out, family{sig, m})
+		}
+	}
+	return out
 }
 
 // Validate reports the first invalid field.
@@ -117,6 +166,18 @@ func (c Config) Validate() error {
 		return fmt.Errorf("minScrapeInterval: must be positive, got %v", c.MinScrapeInterval)
 	case c.MaxRereads < 0:
 		return fmt.Errorf("maxRereads: must not be negative, got %d", c.MaxRereads)
+	}
+	known := map[analyzer.Signal]bool{}
+	for _, sig := range analyzer.ProfilingSignals() {
+		known[sig] = true
+	}
+	for sig, m := range c.Profiling {
+		if !known[sig] {
+			return fmt.Errorf("profiling: unknown signal %q (known: %v)", sig, analyzer.ProfilingSignals())
+		}
+		if !validName(m) {
+			return fmt.Errorf("profiling.%s: not a valid metric name: %q", sig, m)
+		}
 	}
 	switch c.RangeSemantics {
 	case SemanticsAuto, LeftOpen, Closed:

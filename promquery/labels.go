@@ -24,6 +24,9 @@ func (a attribution) gpu(m model.Metric) analyzer.GPU {
 		Index: string(m[model.LabelName(a.cfg.GPULabel)]),
 		UUID:  string(m[model.LabelName(a.cfg.UUIDLabel)]),
 		Model: string(m[model.LabelName(a.cfg.ModelLabel)]),
+
+		MIGInstance: string(m[model.LabelName(a.cfg.MIGInstanceLabel)]),
+		MIGProfile:  string(m[model.LabelName(a.cfg.MIGProfileLabel)]),
 	}
 }
 

@@ -41,9 +41,30 @@ type Result struct {
 	// partial: the cycle must take no action.
 	Warnings  []string
 	Semantics Semantics
+	// Plan is how utilization was read; Profiling how each profiling
+	// signal was (a signal with no series has an empty plan).
 	Plan      QueryPlan
+	Profiling []FamilyPlan
 	// Rereads counts chunks re-read raw because they held invalid samples.
 	Rereads int
+}
+
+// FamilyPlan is how one profiling signal's metric was read.
+type FamilyPlan struct {
+	Signal analyzer.Signal
+	Metric string
+	Plan   QueryPlan
+}
+
+// Queries is how many range queries the read ran, every signal included.
+func (r Result) Queries() int {
+	n := r.Plan.Queries()
+	for _, f := range r.Profiling {
+		if f.Plan.Series > 0 {
+			n += f.Plan.Queries()
+		}
+	}
+	return n
 }
 
 // Read evaluates the window (end-window, end]. end is truncated to the
@@ -65,39 +86,16 @@ func (r *Reader) Read(ctx context.Context, end time.Time, window time.Duration) 
 	if err != nil {
 		return res, err
 	}
-	perNode, err := r.seriesPerNode(ctx, base, end.Add(-window), end, warn)
-	if err != nil {
-		return res, err
-	}
-	if res.Plan, err = planQueries(perNode, end, window, chunk, r.cfg.MinScrapeInterval, r.cfg.MaxSamples); err != nil {
-		return res, fmt.Errorf("plan queries: %w", err)
-	}
-
-	joined := map[model.Fingerprint]*joinedSeries{}
-	for _, shard := range res.Plan.Shards {
-		ms := base
-		if shard.Nodes != nil && len(res.Plan.Shards) > 1 {
-			m, err := oneOf(r.cfg.NodeLabel, shard.Nodes)
-			if err != nil {
-				return res, fmt.Errorf("shard matcher: %w", err)
-			}
-			ms = append(slices.Clip(base), m)
+	joined := map[seriesKey]*joinedSeries{}
+	for _, fam := range r.cfg.families() {
+		plan, err := r.readFamily(ctx, fam, base, end, window, chunk, res.Semantics, joined, warn)
+		if err != nil {
+			return res, err
 		}
-		sel := rangeOver(selector(r.cfg.Metric, ms), chunk, res.Semantics)
-		for _, sl := range res.Plan.Slices {
-			for i, s := range stats {
-				q := chunkExpr(s, sel)
-				v, ws, _, err := r.api.QueryRange(ctx, q, v1.Range{Start: sl.First, End: sl.Last, Step: chunk})
-				if err != nil {
-					return res, fmt.Errorf("query %s over %s..%s: %w", s, sl.First.Format(time.RFC3339), sl.Last.Format(time.RFC3339), err)
-				}
-				warn(ws)
-				m, ok := v.(model.Matrix)
-				if !ok {
-					return res, fmt.Errorf("query %s: got %s, want a matrix", s, v.Type())
-				}
-				join(joined, m, i)
-			}
+		if fam.signal == analyzer.SignalUtil {
+			res.Plan = plan
+		} else {
+			res.Profiling = append(res.Profiling, FamilyPlan{Signal: fam.signal, Metric: fam.metric, Plan: plan})
 		}
 	}
 	if err := r.build(ctx, &res, joined, warn); err != nil {
@@ -105,6 +103,63 @@ func (r *Reader) Read(ctx context.Context, end time.Time, window time.Duration) 
 	}
 	res.Warnings = dedupe(res.Warnings)
 	return res, nil
+}
+
+// readFamily reads one metric's chunk statistics over the window into
+// joined, under the sample budget.
+func (r *Reader) readFamily(ctx context.Context, fam family, base []*labels.Matcher, end time.Time, window, chunk time.Duration,
+	sem Semantics, joined map[seriesKey]*joinedSeries, warn func([]string)) (QueryPlan, error) {
+	base = withMetric(base, fam.metric)
+	perNode, err := r.seriesPerNode(ctx, fam.metric, base, end.Add(-window), end, warn)
+	if err != nil {
+		return QueryPlan{}, err
+	}
+	if fam.signal != analyzer.SignalUtil && len(perNode) == 0 {
+		return QueryPlan{Chunk: chunk}, nil // not exported here: the analyzer falls back and says so
+	}
+	plan, err := planQueries(perNode, end, window, chunk, r.cfg.MinScrapeInterval, r.cfg.MaxSamples)
+	if err != nil {
+		return plan, fmt.Errorf("plan queries for %s: %w", fam.metric, err)
+	}
+	for _, shard := range plan.Shards {
+		ms := base
+		if shard.Nodes != nil && len(plan.Shards) > 1 {
+			m, err := oneOf(r.cfg.NodeLabel, shard.Nodes)
+			if err != nil {
+				return plan, fmt.Errorf("shard matcher: %w", err)
+			}
+			ms = append(slices.Clip(base), m)
+		}
+		sel := rangeOver(selector(fam.metric, ms), chunk, sem)
+		for _, sl := range plan.Slices {
+			for i, s := range stats {
+				q := chunkExpr(s, sel)
+				v, ws, _, err := r.api.QueryRange(ctx, q, v1.Range{Start: sl.First, End: sl.Last, Step: chunk})
+				if err != nil {
+					return plan, fmt.Errorf("query %s over %s..%s: %w", q, sl.First.Format(time.RFC3339), sl.Last.Format(time.RFC3339), err)
+				}
+				warn(ws)
+				m, ok := v.(model.Matrix)
+				if !ok {
+					return plan, fmt.Errorf("query %s: got %s, want a matrix", q, v.Type())
+				}
+				join(joined, m, i, fam.signal)
+			}
+		}
+	}
+	return plan, nil
+}
+
+// withMetric returns the matchers with the metric-name matcher set to metric.
+func withMetric(ms []*labels.Matcher, metric string) []*labels.Matcher {
+	out := make([]*labels.Matcher, 0, len(ms))
+	out = append(out, labels.MustNewMatcher(labels.MatchEqual, labels.MetricName, metric))
+	for _, m := range ms {
+		if m.Name != labels.MetricName {
+			out = append(out, m)
+		}
+	}
+	return out
 }
 
 // semantics returns the configured range-selector semantics or probes the
@@ -131,10 +186,10 @@ func (r *Reader) semantics(ctx context.Context, end time.Time, warn func([]strin
 
 // seriesPerNode counts the metric's series in the window per node, from the
 // series index (no samples are read).
-func (r *Reader) seriesPerNode(ctx context.Context, base []*labels.Matcher, start, end time.Time, warn func([]string)) (map[string]int, error) {
-	sets, ws, _, err := r.api.Series(ctx, []string{selector(r.cfg.Metric, base).String()}, start, end)
+func (r *Reader) seriesPerNode(ctx context.Context, metric string, base []*labels.Matcher, start, end time.Time, warn func([]string)) (map[string]int, error) {
+	sets, ws, _, err := r.api.Series(ctx, []string{selector(metric, base).String()}, start, end)
 	if err != nil {
-		return nil, fmt.Errorf("list series: %w", err)
+		return nil, fmt.Errorf("list series of %s: %w", metric, err)
 	}
 	warn(ws)
 	out := map[string]int{}
@@ -146,17 +201,25 @@ func (r *Reader) seriesPerNode(ctx context.Context, base []*labels.Matcher, star
 
 // joinedSeries holds the five statistics of one series per chunk end.
 type joinedSeries struct {
+	signal analyzer.Signal
 	metric model.Metric
 	chunks map[model.Time]*[5]float64
 	seen   map[model.Time]uint8 // bit i set: stats[i] present
 }
 
-func join(into map[model.Fingerprint]*joinedSeries, m model.Matrix, stat int) {
+// seriesKey identifies a joined series: the *_over_time functions drop the
+// metric name, so the signal tells apart series with the same labels.
+type seriesKey struct {
+	signal analyzer.Signal
+	fp     model.Fingerprint
+}
+
+func join(into map[seriesKey]*joinedSeries, m model.Matrix, stat int, sig analyzer.Signal) {
 	for _, ss := range m {
-		fp := ss.Metric.Fingerprint()
+		fp := seriesKey{sig, ss.Metric.Fingerprint()}
 		j := into[fp]
 		if j == nil {
-			j = &joinedSeries{metric: ss.Metric, chunks: map[model.Time]*[5]float64{}, seen: map[model.Time]uint8{}}
+			j = &joinedSeries{signal: sig, metric: ss.Metric, chunks: map[model.Time]*[5]float64{}, seen: map[model.Time]uint8{}}
 			into[fp] = j
 		}
 		for _, p := range ss.Values {
@@ -173,14 +236,14 @@ func join(into map[model.Fingerprint]*joinedSeries, m model.Matrix, stat int) {
 
 // build turns joined statistics into analyzer series, re-reading chunks that
 // hold invalid samples.
-func (r *Reader) build(ctx context.Context, res *Result, joined map[model.Fingerprint]*joinedSeries, warn func([]string)) error {
+func (r *Reader) build(ctx context.Context, res *Result, joined map[seriesKey]*joinedSeries, warn func([]string)) error {
 	all := uint8(1<<len(stats) - 1)
-	fps := make([]model.Fingerprint, 0, len(joined))
+	fps := make([]seriesKey, 0, len(joined))
 	for fp := range joined {
 		fps = append(fps, fp)
 	}
-	slices.SortFunc(fps, func(a, b model.Fingerprint) int {
-		return cmp.Compare(joined[a].metric.String(), joined[b].metric.String())
+	slices.SortFunc(fps, func(a, b seriesKey) int {
+		return cmp.Or(cmp.Compare(a.signal, b.signal), cmp.Compare(joined[a].metric.String(), joined[b].metric.String()))
 	})
 	for _, fp := range fps {
 		j := joined[fp]
@@ -188,7 +251,11 @@ func (r *Reader) build(ctx context.Context, res *Result, joined map[model.Finger
 		if !r.attr.wanted(w) {
 			continue
 		}
-		s := analyzer.Series{GPU: r.attr.gpu(j.metric), Workload: w}
+		s := analyzer.Series{Signal: j.signal, GPU: r.attr.gpu(j.metric), Workload: w}
+		lo, hi := r.validMin, r.validMax
+		if j.signal != analyzer.SignalUtil {
+			lo, hi = j.signal.ValidRange()
+		}
 		ts := make([]model.Time, 0, len(j.chunks))
 		for t := range j.chunks {
 			ts = append(ts, t)
@@ -201,15 +268,16 @@ func (r *Reader) build(ctx context.Context, res *Result, joined map[model.Finger
 			}
 			v := j.chunks[t]
 			c := analyzer.Chunk{End: t.Time(), Moments: analyzer.MomentsFromStats(v[0], v[1], v[2], v[3], v[4])}
-			if !c.Valid(r.validMin, r.validMax) {
-				if res.Rereads < r.cfg.MaxRereads {
+			if !c.Valid(lo, hi) {
+				if j.signal == analyzer.SignalUtil && res.Rereads < r.cfg.MaxRereads {
 					res.Rereads++
 					var err error
 					if c, err = r.reread(ctx, j.metric, t.Time(), res.Input.Chunk, res.Semantics, warn); err != nil {
 						return err
 					}
 				} else {
-					// Too many bad chunks to re-read: exclude the chunk whole.
+					// Too many bad chunks to re-read, or a profiling signal
+					// (never re-read): exclude the chunk whole.
 					c = analyzer.Chunk{End: t.Time(), BadSamples: int64(math.Round(v[0]))}
 				}
 			}

@@ -37,6 +37,7 @@ type Config struct {
 	// descriptor such as @every 5m).
 	Schedule string `json:"schedule"`
 	Rule     Rule   `json:"rule"`
+	Rules    Rules  `json:"rules"`
 	// MinCoverage is the share of expected samples a GPU needs to be judged.
 	MinCoverage float64 `json:"minCoverage"`
 	// ScrapeInterval is the dcgm-exporter scrape interval; 0 detects it.
@@ -79,12 +80,46 @@ type Query struct {
 	MaxSamples        int64                  `json:"maxSamples"`
 	Chunk             Duration               `json:"chunk"`
 	RangeSemantics    string                 `json:"rangeSemantics"`
+	// ReadProfiling reads dcgm-exporter's profiling metrics (tensor and FP
+	// pipes, SM and DRAM activity, PCIe/NVLink, power) for the rules beyond
+	// utilization. Without them those rules step aside, and say so.
+	ReadProfiling bool `json:"readProfiling"`
+	// ProfilingMetrics overrides a signal's metric name, e.g.
+	// {sm_active: MY_SM_ACTIVE}.
+	ProfilingMetrics map[string]string `json:"profilingMetrics"`
 }
 
 // Rule holds the flat-high-utilization thresholds (strict comparisons).
 type Rule struct {
 	MeanAbove   float64 `json:"meanAbove"`
 	StdDevBelow float64 `json:"stddevBelow"`
+}
+
+// Rules are the rules beyond utilization (they need profiling metrics).
+type Rules struct {
+	TrainingVeto     TrainingVeto     `json:"trainingVeto"`
+	ComputeSignature ComputeSignature `json:"computeSignature"`
+	BusyWithoutPod   BusyWithoutPod   `json:"busyWithoutPod"`
+}
+
+// TrainingVeto spares flat-high-utilization GPUs whose math pipes are busy.
+type TrainingVeto struct {
+	Enabled         bool    `json:"enabled"`
+	PipeActiveAbove float64 `json:"pipeActiveAbove"`
+}
+
+// ComputeSignature catches throttled miners (all thresholds must hold).
+type ComputeSignature struct {
+	BusyAbove         float64 `json:"busyAbove"`
+	BusyStdDevBelow   float64 `json:"busyStddevBelow"`
+	PipeActiveBelow   float64 `json:"pipeActiveBelow"`
+	InterconnectBelow float64 `json:"interconnectBelowBytesPerSecond"`
+	MinCoverage       float64 `json:"minCoverage"`
+}
+
+// BusyWithoutPod reports busy GPUs no pod holds (node findings).
+type BusyWithoutPod struct {
+	MeanAbove float64 `json:"meanAbove"`
 }
 
 // Actions is the enforcement policy.
@@ -157,11 +192,20 @@ func Default() Config {
 		Query: Query{
 			Metric: q.Metric, NodeLabel: q.NodeLabel, GPULabel: q.GPULabel, UUIDLabel: q.UUIDLabel,
 			ModelLabel: q.ModelLabel, ExporterPods: q.ExporterPods, MaxSamples: q.MaxSamples,
-			RangeSemantics: string(q.RangeSemantics),
+			RangeSemantics: string(q.RangeSemantics), ReadProfiling: true,
 		},
-		Window:      Duration(time.Hour),
-		Schedule:    "*/5 * * * *",
-		Rule:        Rule{MeanAbove: a.FlatHighUtil.MeanAbove, StdDevBelow: a.FlatHighUtil.StdDevBelow},
+		Window:   Duration(time.Hour),
+		Schedule: "*/5 * * * *",
+		Rule:     Rule{MeanAbove: a.FlatHighUtil.MeanAbove, StdDevBelow: a.FlatHighUtil.StdDevBelow},
+		Rules: Rules{
+			TrainingVeto: TrainingVeto{Enabled: !a.TrainingVeto.Disabled, PipeActiveAbove: a.TrainingVeto.PipeActiveAbove},
+			ComputeSignature: ComputeSignature{
+				BusyAbove: a.ComputeSignature.BusyAbove, BusyStdDevBelow: a.ComputeSignature.BusyStdDevBelow,
+				PipeActiveBelow: a.ComputeSignature.PipeActiveBelow, InterconnectBelow: a.ComputeSignature.InterconnectBelow,
+				MinCoverage: a.ComputeSignature.MinCoverage,
+			},
+			BusyWithoutPod: BusyWithoutPod{MeanAbove: a.BusyWithoutPod.MeanAbove},
+		},
 		MinCoverage: a.MinCoverage,
 		Actions: Actions{
 			StrikesToEnforce: p.StrikesToEnforce, MaxDeletionsPerCycle: p.MaxDeletionsPerCycle,
@@ -305,6 +349,15 @@ func (c Config) PromQuery() promquery.Config {
 	q.Namespaces, q.ExcludeNamespaces = c.Query.Namespaces, c.Query.ExcludeNamespaces
 	q.MaxSamples, q.Chunk = c.Query.MaxSamples, c.Query.Chunk.D()
 	q.RangeSemantics = promquery.Semantics(c.Query.RangeSemantics)
+	if !c.Query.ReadProfiling {
+		q.Profiling = nil
+	}
+	for sig, metric := range c.Query.ProfilingMetrics {
+		if q.Profiling == nil {
+			q.Profiling = map[analyzer.Signal]string{}
+		}
+		q.Profiling[analyzer.Signal(sig)] = metric
+	}
 	return q
 }
 
@@ -314,6 +367,14 @@ func (c Config) Analyzer() analyzer.Config {
 	a.FlatHighUtil = analyzer.FlatHighUtil{MeanAbove: c.Rule.MeanAbove, StdDevBelow: c.Rule.StdDevBelow}
 	a.MinCoverage = c.MinCoverage
 	a.ScrapeInterval = c.ScrapeInterval.D()
+	r := c.Rules
+	a.TrainingVeto = analyzer.TrainingVeto{Disabled: !r.TrainingVeto.Enabled, PipeActiveAbove: r.TrainingVeto.PipeActiveAbove}
+	a.ComputeSignature = analyzer.ComputeSignature{
+		BusyAbove: r.ComputeSignature.BusyAbove, BusyStdDevBelow: r.ComputeSignature.BusyStdDevBelow,
+		PipeActiveBelow: r.ComputeSignature.PipeActiveBelow, InterconnectBelow: r.ComputeSignature.InterconnectBelow,
+		MinCoverage: r.ComputeSignature.MinCoverage,
+	}
+	a.BusyWithoutPod = analyzer.BusyWithoutPod{MeanAbove: r.BusyWithoutPod.MeanAbove}
 	return a
 }
 

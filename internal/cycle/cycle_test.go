@@ -33,7 +33,7 @@ func fleetPrometheus(t *testing.T) *embedded.Prometheus {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = p.Close() })
-	for _, s := range fleet.FleetSeries(fleet.DefaultFleet(end), fleet.Honor, end.Add(-2*time.Hour), end, fleet.Scrape{}) {
+	for _, s := range fleet.FleetSeries(fleet.DemoFleet(end), fleet.Honor, end.Add(-2*time.Hour), end, fleet.Scrape{Metrics: fleet.AllMetrics()}) {
 		if err := p.Append(s.Labels, s.Times, s.Values); err != nil {
 			t.Fatal(err)
 		}

@@ -56,9 +56,16 @@ type JSONGPU struct {
 	Max             float64           `json:"max"`
 	BadSamples      int64             `json:"bad_samples"`
 	Verdict         analyzer.Verdict  `json:"verdict"`
+	Rule            string            `json:"rule"`
 	Reason          string            `json:"reason"`
 	Shared          bool              `json:"shared"`
 	SharedWith      []analyzer.PodKey `json:"shared_with,omitempty"`
+	MIGInstance     string            `json:"mig_instance,omitempty"`
+	MIGProfile      string            `json:"mig_profile,omitempty"`
+	// Profiling is false when dcgm's profiling metrics were absent: only
+	// the utilization rule judged the GPU.
+	Profiling bool             `json:"profiling"`
+	Signals   analyzer.Profile `json:"signals,omitempty"`
 }
 
 // JSONQuery says how the window was read.
@@ -87,7 +94,7 @@ func (r Result) JSON() JSONResult {
 		ScrapeInterval: model.Duration(r.Report.ScrapeInterval).String(),
 		Pods:           []JSONPod{}, UnattributedGPUs: []JSONGPU{}, Warnings: r.Warnings, Actions: []JSONStep{},
 		ActionsSkipped: r.ActionsSkipped,
-		Query: JSONQuery{Semantics: string(r.Read.Semantics), Series: r.Read.Plan.Series, Queries: r.Read.Plan.Queries(),
+		Query: JSONQuery{Semantics: string(r.Read.Semantics), Series: r.Read.Plan.Series, Queries: r.Read.Queries(),
 			PeakSamples: r.Read.Plan.PeakSamples, Rereads: r.Read.Rereads},
 	}
 	if out.Warnings == nil {
@@ -125,7 +132,8 @@ func jsonGPU(g analyzer.GPUReport) JSONGPU {
 		GPU: g.Index, UUID: g.UUID, Node: g.Node, Model: g.Model, Container: g.Container,
 		Samples: g.Count, ExpectedSamples: g.ExpectedSamples, Coverage: g.Coverage,
 		Mean: g.Mean, StdDev: g.StdDev(), Min: g.Min, Max: g.Max, BadSamples: g.BadSamples,
-		Verdict: g.Verdict, Reason: g.Reason, Shared: g.Shared, SharedWith: g.SharedWith,
+		Verdict: g.Verdict, Rule: g.Rule, Reason: g.Reason, Shared: g.Shared, SharedWith: g.SharedWith,
+		MIGInstance: g.MIGInstance, MIGProfile: g.MIGProfile, Profiling: g.Profiling, Signals: g.Signals,
 	}
 }
 
@@ -144,7 +152,7 @@ func (r Result) WriteTable(w io.Writer) error {
 		model.Duration(r.Window), r.At.UTC().Format(time.RFC3339), model.Duration(r.Report.Chunk),
 		model.Duration(r.Report.ScrapeInterval), r.Report.ScrapeIntervalSource)
 	tw := tabwriter.NewWriter(w, 2, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "NAMESPACE\tPOD\tNODE\tVERDICT\tGPUS\tMEAN\tSTDDEV\tMIN\tMAX\tCOVERAGE\tACTION")
+	fmt.Fprintln(tw, "NAMESPACE\tPOD\tNODE\tVERDICT\tRULE\tGPUS\tMEAN\tSTDDEV\tMIN\tMAX\tCOVERAGE\tACTION")
 	decisions := map[analyzer.PodKey]string{}
 	for _, st := range r.Plan.Steps {
 		if st.Decision != "" {
@@ -157,7 +165,11 @@ func (r Result) WriteTable(w io.Writer) error {
 		if p.Shared {
 			gpus += " (shared)"
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%.2f\t%.2f\t%.1f\t%.1f\t%.2f\t%s\n", p.Namespace, p.Pod, p.Node, p.Verdict, gpus,
+		rule := g.Rule
+		if !g.Profiling && g.Verdict != analyzer.InsufficientData {
+			rule += " (no profiling)"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%.2f\t%.2f\t%.1f\t%.1f\t%.2f\t%s\n", p.Namespace, p.Pod, p.Node, p.Verdict, rule, gpus,
 			g.Mean, g.StdDev(), g.Min, g.Max, g.Coverage, or(decisions[p.PodKey], "-"))
 	}
 	if err := tw.Flush(); err != nil {
@@ -166,7 +178,11 @@ func (r Result) WriteTable(w io.Writer) error {
 	if n := len(r.Report.UnattributedGPUs); n > 0 {
 		fmt.Fprintf(w, "\n%d GPU(s) with no workload pod:", n)
 		for _, g := range r.Report.UnattributedGPUs {
-			fmt.Fprintf(w, "  %s gpu %s (mean %.1f%%)", g.Node, g.Index, g.Mean)
+			fmt.Fprintf(w, "  %s gpu %s", g.Node, g.Index)
+			if g.MIGInstance != "" {
+				fmt.Fprintf(w, " mig %s", g.MIGInstance)
+			}
+			fmt.Fprintf(w, " (mean %.1f%%, %s)", g.Mean, g.Verdict)
 		}
 		fmt.Fprintln(w)
 	}

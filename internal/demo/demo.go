@@ -65,7 +65,7 @@ func Run(ctx context.Context, o Options) (Outcome, error) {
 	if o.Log == nil {
 		o.Log = slog.New(slog.DiscardHandler)
 	}
-	out := Outcome{Fleet: fleet.DefaultFleet(o.End)}
+	out := Outcome{Fleet: fleet.DemoFleet(o.End)}
 
 	prom, err := embedded.OpenTemp()
 	if err != nil {
@@ -189,7 +189,7 @@ func appendSamples(ctx context.Context, prom *embedded.Prometheus, kube kubernet
 		}
 		live = append(live, p)
 	}
-	for _, s := range fleet.FleetSeries(live, fleet.Honor, from.Add(time.Millisecond), to, fleet.Scrape{}) {
+	for _, s := range fleet.FleetSeries(live, fleet.Honor, from.Add(time.Millisecond), to, fleet.Scrape{Metrics: fleet.AllMetrics()}) {
 		if err := prom.Append(s.Labels, s.Times, s.Values); err != nil {
 			return fmt.Errorf("append %v: %w", s.Labels, err)
 		}

@@ -24,6 +24,8 @@ func TestDemo(t *testing.T) {
 		"team-a/batch-worker-5c7d9f8b6-x2k4q",
 		"team-b/ddp-train-0",
 		"team-c/notebook-0",
+		"team-e/etl-worker-7f9c", // memory-hard miner
+		"team-e/render-farm-0",   // throttled to 80 %: caught by its compute signature
 	}
 	got := slices.Clone(o.Deleted)
 	slices.Sort(got)
@@ -33,7 +35,7 @@ func TestDemo(t *testing.T) {
 	for _, spared := range []string{
 		"ml-research/llama-finetune-0", "serving/sd-inference-6b8d7c9f5-q7w2e", "team-d/notebook-0",
 		"kube-system/node-gpu-check-4kq8s", "free-notebooks/jupyter-bob", "free-notebooks/jupyter-carol",
-		"free-notebooks/jupyter-mallory", "team-e/render-farm-0",
+		"free-notebooks/jupyter-mallory", "ml-research/llm-pretrain-0",
 	} {
 		if !slices.Contains(o.Remained, spared) {
 			t.Errorf("%s was deleted", spared)
@@ -56,18 +58,28 @@ func TestDemo(t *testing.T) {
 		"team-d/notebook-0":              analyzer.Benign,
 		"team-c/notebook-0":              analyzer.Miner,
 		"free-notebooks/jupyter-mallory": analyzer.InsufficientData,
+		"ml-research/llm-pretrain-0":     analyzer.Benign,
+		"team-e/render-farm-0":           analyzer.Miner,
 	} {
 		if verdicts[pod] != want {
 			t.Errorf("%s: verdict %s, want %s", pod, verdicts[pod], want)
 		}
 	}
+	rules := map[string]string{}
+	for _, p := range first.Report.Pods {
+		rules[p.PodKey.String()] = p.Evidence.Rule
+	}
+	if rules["ml-research/llm-pretrain-0"] != "training_veto" || rules["team-e/render-farm-0"] != "compute_signature" {
+		t.Errorf("flat training spared by %q, throttled miner caught by %q; want training_veto and compute_signature",
+			rules["ml-research/llm-pretrain-0"], rules["team-e/render-farm-0"])
+	}
 	reasons := map[string]int{}
 	for _, e := range o.Events {
 		reasons[e.Reason]++
 	}
-	// 7 miner pods recorded in cycle 1; deleted ones get a deletion Event.
-	if reasons["GPUMinerPodDeleted"] != len(wantDeleted) || reasons["GPUMinerDetected"] != 7 {
-		t.Errorf("events %v, want 7 GPUMinerDetected and %d GPUMinerPodDeleted", reasons, len(wantDeleted))
+	// 9 miner pods recorded in cycle 1; deleted ones get a deletion Event.
+	if reasons["GPUMinerPodDeleted"] != len(wantDeleted) || reasons["GPUMinerDetected"] != 9 {
+		t.Errorf("events %v, want 9 GPUMinerDetected and %d GPUMinerPodDeleted", reasons, len(wantDeleted))
 	}
 	// One Slack thread per new finding over three cycles: no repeats.
 	var top int
@@ -76,8 +88,8 @@ func TestDemo(t *testing.T) {
 			top++
 		}
 	}
-	if top != 7 {
-		t.Errorf("%d new Slack threads, want 7 (one per miner pod)", top)
+	if top != 9 {
+		t.Errorf("%d new Slack threads, want 9 (one per miner pod)", top)
 	}
 	for _, want := range []string{"=== cycle 3 of 3 ===", "deleted (miners, 2 strikes, enforce)", "GPUs with no pod: gpu-node-3/gpu1 mean 99."} {
 		if !strings.Contains(out.String(), want) {

@@ -185,3 +185,24 @@ func DefaultFleet(end time.Time) []Pod {
 		},
 	}
 }
+
+// DemoFleet is DefaultFleet plus the cases only dcgm's profiling metrics can
+// settle: a large-model training run holding its GPU at a flat ~100 % (the
+// old rule's false positive) and a memory-hard miner. Load it with every
+// metric (Scrape.Metrics = AllMetrics()) so the rules beyond utilization see
+// them.
+func DemoFleet(end time.Time) []Pod {
+	const n5 = "gpu-node-5"
+	return append(DefaultFleet(end),
+		Pod{
+			Namespace: "ml-research", Name: "llm-pretrain-0", Container: "trainer", Node: n5,
+			Profile: FlatTraining(), GPUs: []GPUSpec{GPU(n5, "1")},
+			Scenario: "large-model training at a flat ~100 %: the old rule's false positive, spared by its busy tensor pipe",
+		},
+		Pod{
+			Namespace: "team-e", Name: "etl-worker-7f9c", Container: "worker", Node: n5,
+			Profile: MemoryHardMiner(), GPUs: []GPUSpec{GPU(n5, "2")}, ExpectMiner: true,
+			Scenario: "memory-hard miner (ethash-like): DRAM pinned, math pipes idle",
+		},
+	)
+}

@@ -45,6 +45,10 @@ type Metrics struct {
 	enforce        prometheus.Gauge
 	silencesErr    prometheus.Counter
 	leader         prometheus.Gauge
+	noProfiling    prometheus.Gauge
+	vetoed         prometheus.Gauge
+	suspectRule    *prometheus.GaugeVec
+	busyNoPod      *prometheus.GaugeVec
 	ticksSkipped   prometheus.Counter
 }
 
@@ -103,7 +107,16 @@ func New() *Metrics {
 		Help: "1 while this replica runs cycles (holds the lease, or leader election is off), 0 on standby."})
 	m.ticksSkipped = prometheus.NewCounter(prometheus.CounterOpts{Name: "miner_detector_ticks_skipped_total",
 		Help: "Schedule ticks not run because a previous leader had already run them."})
-	for _, c := range []prometheus.Collector{m.leader, m.ticksSkipped, m.silencesErr, m.suspectCover, m.strikes, m.capped, m.schedule, m.enforce, m.cycles, m.duration, m.lastSuccess, m.gpus, m.unattributed, m.badSamples,
+	m.noProfiling = prometheus.NewGauge(prometheus.GaugeOpts{Name: "miner_detector_gpus_without_profiling",
+		Help: "GPUs judged in the last cycle without dcgm profiling metrics: only the utilization rule applied to them."})
+	m.vetoed = prometheus.NewGauge(prometheus.GaugeOpts{Name: "miner_detector_training_vetoes",
+		Help: "GPUs the flat-high-utilization rule flagged but the training veto spared (busy math pipes) in the last cycle."})
+	m.suspectRule = prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "miner_detector_suspect_pod_rule",
+		Help: "1 per suspect pod and the rule that judged it a miner."}, []string{"namespace", "pod", "rule"})
+	m.busyNoPod = prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "miner_detector_busy_gpu_without_pod",
+		Help: "Mean utilization of a busy GPU no pod holds (a finding on the node, never a deletion)."},
+		[]string{"node", "gpu", "uuid", "mig_instance"})
+	for _, c := range []prometheus.Collector{m.noProfiling, m.vetoed, m.suspectRule, m.busyNoPod, m.leader, m.ticksSkipped, m.silencesErr, m.suspectCover, m.strikes, m.capped, m.schedule, m.enforce, m.cycles, m.duration, m.lastSuccess, m.gpus, m.unattributed, m.badSamples,
 		m.pods, m.suspect, m.suspectMean, m.suspectStdDev, m.actions, m.queries, m.querySeries, m.queryPeak,
 		m.windowSeconds, m.scrapeInterval} {
 		f(c)
@@ -145,17 +158,27 @@ func (m *Metrics) Report(r analyzer.Report) {
 	m.suspectStdDev.Reset()
 	m.suspectCover.Reset()
 	m.strikes.Reset()
+	m.suspectRule.Reset()
+	m.busyNoPod.Reset()
+	noProfiling, vetoed := 0, 0
 	for _, p := range r.Pods {
 		counts[p.Verdict]++
 		gpus += len(p.GPUs)
 		for _, g := range p.GPUs {
 			bad += g.BadSamples
+			if g.Verdict != analyzer.InsufficientData && !g.Profiling {
+				noProfiling++
+			}
+			if g.Rule == "training_veto" {
+				vetoed++
+			}
 		}
 		if p.Verdict != analyzer.Miner {
 			continue
 		}
 		lv := []string{p.Namespace, p.Pod, p.Node, strconv.FormatBool(p.Shared)}
 		m.suspect.WithLabelValues(lv...).Set(1)
+		m.suspectRule.WithLabelValues(p.Namespace, p.Pod, p.Evidence.Rule).Set(1)
 		for _, g := range p.GPUs {
 			if g.Verdict == analyzer.Miner {
 				m.suspectMean.WithLabelValues(lv...).Set(g.Mean)
@@ -167,7 +190,12 @@ func (m *Metrics) Report(r analyzer.Report) {
 	}
 	for _, g := range r.UnattributedGPUs {
 		bad += g.BadSamples
+		if g.Verdict == analyzer.BusyUnattributed {
+			m.busyNoPod.WithLabelValues(g.Node, g.Index, g.UUID, g.MIGInstance).Set(g.Mean)
+		}
 	}
+	m.noProfiling.Set(float64(noProfiling))
+	m.vetoed.Set(float64(vetoed))
 	for _, v := range analyzer.Verdicts() {
 		m.pods.WithLabelValues(string(v)).Set(float64(counts[v]))
 	}

@@ -1,0 +1,88 @@
+package analyzer
+
+import "math"
+
+// Signal names one dcgm-exporter metric the analyzer reads. The zero value
+// is GPU utilization, so util-only producers need not set it.
+type Signal string
+
+// The signals. GPU utilization is a percentage; the PROF activity gauges are
+// ratios 0..1 (DCGM field definitions); bandwidths are bytes per second;
+// power is watts.
+const (
+	SignalUtil     Signal = ""                 // DCGM_FI_DEV_GPU_UTIL, percent
+	SignalGREngine Signal = "gr_engine_active" // DCGM_FI_PROF_GR_ENGINE_ACTIVE (per MIG instance)
+	SignalSM       Signal = "sm_active"        // DCGM_FI_PROF_SM_ACTIVE
+	SignalTensor   Signal = "tensor_active"    // DCGM_FI_PROF_PIPE_TENSOR_ACTIVE
+	SignalFP64     Signal = "fp64_active"      // DCGM_FI_PROF_PIPE_FP64_ACTIVE
+	SignalFP32     Signal = "fp32_active"      // DCGM_FI_PROF_PIPE_FP32_ACTIVE
+	SignalFP16     Signal = "fp16_active"      // DCGM_FI_PROF_PIPE_FP16_ACTIVE
+	SignalDRAM     Signal = "dram_active"      // DCGM_FI_PROF_DRAM_ACTIVE
+	SignalPCIeTx   Signal = "pcie_tx_bytes"    // DCGM_FI_PROF_PCIE_TX_BYTES, B/s
+	SignalPCIeRx   Signal = "pcie_rx_bytes"    // DCGM_FI_PROF_PCIE_RX_BYTES, B/s
+	SignalNVLinkTx Signal = "nvlink_tx_bytes"  // DCGM_FI_PROF_NVLINK_TX_BYTES, B/s
+	SignalNVLinkRx Signal = "nvlink_rx_bytes"  // DCGM_FI_PROF_NVLINK_RX_BYTES, B/s
+	SignalPower    Signal = "power_watts"      // DCGM_FI_DEV_POWER_USAGE, W
+)
+
+// ProfilingSignals are the signals beyond utilization, in evidence order.
+func ProfilingSignals() []Signal {
+	return []Signal{SignalGREngine, SignalSM, SignalTensor, SignalFP64, SignalFP32, SignalFP16, SignalDRAM,
+		SignalPCIeTx, SignalPCIeRx, SignalNVLinkTx, SignalNVLinkRx, SignalPower}
+}
+
+// pipeSignals are the math pipes deep learning keeps busy and hashing does
+// not use (hash kernels run integer instructions, which DCGM has no pipe
+// gauge for).
+var pipeSignals = []Signal{SignalTensor, SignalFP16, SignalFP32, SignalFP64}
+
+// ValidRange bounds a valid sample of the signal; values outside are bad
+// samples. Utilization's range is the analyzer Config's.
+func (s Signal) ValidRange() (lo, hi float64) {
+	switch s {
+	case SignalUtil:
+		return 0, 100
+	case SignalPCIeTx, SignalPCIeRx, SignalNVLinkTx, SignalNVLinkRx:
+		return 0, math.MaxFloat64
+	case SignalPower:
+		return 0, 10000
+	default:
+		return 0, 1
+	}
+}
+
+// SignalStats are one signal's numbers over the window.
+type SignalStats struct {
+	Mean     float64 `json:"mean"`
+	StdDev   float64 `json:"stddev"`
+	Samples  int64   `json:"samples"`
+	Coverage float64 `json:"coverage"`
+}
+
+// Profile is a GPU's profiling signals over the window, the ones with
+// enough coverage to be trusted.
+type Profile map[Signal]SignalStats
+
+// has reports whether every signal in ss is present.
+func (p Profile) has(ss ...Signal) bool {
+	for _, s := range ss {
+		if _, ok := p[s]; !ok {
+			return false
+		}
+	}
+	return true
+}
+
+// pipe is the busiest math pipe's mean and name; ok is false when no pipe
+// signal is present.
+func (p Profile) pipe() (mean float64, name Signal, ok bool) {
+	for _, s := range pipeSignals {
+		if st, present := p[s]; present && (!ok || st.Mean > mean) {
+			mean, name, ok = st.Mean, s, true
+		}
+	}
+	return mean, name, ok
+}
+
+// mean is the signal's mean, 0 when absent.
+func (p Profile) mean(s Signal) float64 { return p[s].Mean }
