@@ -4,6 +4,7 @@
 //	miner-detector run     long-running Deployment entrypoint (cron schedule)
 //	miner-detector scan    one cycle now, printed as a table or JSON
 //	miner-detector demo    the whole pipeline on an embedded simulated fleet
+//	miner-detector backtest  replay history against a labels file: precision, recall
 //	miner-detector version
 //
 // This package only parses configuration, builds clients and calls the
@@ -31,6 +32,7 @@ Usage:
   miner-detector run     [flags]   run cycles on a schedule (the Deployment)
   miner-detector scan    [flags]   run one cycle now and print it
   miner-detector demo    [flags]   run the pipeline on an embedded simulated fleet
+  miner-detector backtest [flags]  replay history against a labels file (--demo: the labelled fleet)
   miner-detector version           print the version
 
 Run "miner-detector <command> -h" for the flags of a command.
@@ -59,6 +61,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return scanCommand(ctx, args[1:], stdout, stderr)
 	case "demo":
 		return demoCommand(ctx, args[1:], stdout, stderr)
+	case "backtest":
+		return backtestCommand(ctx, args[1:], stdout, stderr)
 	case "version", "--version", "-version":
 		fmt.Fprintln(stdout, "miner-detector", version)
 		return nil

@@ -1,0 +1,150 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"time"
+
+	"github.com/miner-detector/miner-detector/analyzer"
+	"github.com/miner-detector/miner-detector/internal/backtest"
+	"github.com/miner-detector/miner-detector/internal/config"
+	"github.com/miner-detector/miner-detector/internal/cycle"
+	"github.com/miner-detector/miner-detector/internal/embedded"
+	"github.com/miner-detector/miner-detector/internal/fleet"
+	"github.com/miner-detector/miner-detector/promquery"
+)
+
+// backtestCommand replays history: one window ending at each tick from
+// --from to --to, judged as a cycle would (no action), scored against a
+// labels file.
+func backtestCommand(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	c := newCommon("backtest", stderr, "text")
+	from := c.fs.String("from", "", "first window end: RFC 3339 or Unix seconds (required unless --demo)")
+	to := c.fs.String("to", "", "last window end: RFC 3339 or Unix seconds (default now)")
+	every := c.fs.String("every", "30m", "time between window ends")
+	labelsPath := c.fs.String("labels", "", "labels file: which pods and GPUs were miners, and when (required unless --demo)")
+	output := c.fs.String("output", "table", "table or json")
+	demo := c.fs.Bool("demo", false, "replay the embedded labelled fleet (6 hours, every metric) instead of a Prometheus")
+	cfg, err := c.load(args)
+	if err != nil {
+		return err
+	}
+	if *output != "table" && *output != "json" {
+		return &configError{fmt.Errorf("--output: must be table or json, got %q", *output)}
+	}
+	step, err := config.ParseDuration(*every)
+	if err != nil {
+		return &configError{fmt.Errorf("--every: %w", err)}
+	}
+	end, err := parseAt(*to, time.Now())
+	if err != nil {
+		return &configError{fmt.Errorf("--to: %w", err)}
+	}
+	log, err := c.logger(stderr)
+	if err != nil {
+		return err
+	}
+
+	var api promquery.API
+	var labels backtest.Labels
+	var start time.Time
+	if *demo {
+		end = end.Truncate(time.Hour)
+		start = end.Add(-6 * time.Hour)
+		if *from != "" {
+			if start, err = parseAt(*from, end); err != nil {
+				return &configError{fmt.Errorf("--from: %w", err)}
+			}
+		}
+		prom, lbl, err := labelledFleet(start.Add(-cfg.Window.D()), end)
+		if err != nil {
+			return err
+		}
+		defer prom.Close()
+		api, labels = prom, lbl
+	} else {
+		if *from == "" || *labelsPath == "" {
+			return &configError{fmt.Errorf("--from and --labels are required (or --demo)")}
+		}
+		if start, err = parseAt(*from, end); err != nil {
+			return &configError{fmt.Errorf("--from: %w", err)}
+		}
+		f, err := os.Open(*labelsPath)
+		if err != nil {
+			return &configError{fmt.Errorf("--labels: %w", err)}
+		}
+		labels, err = backtest.ParseLabels(f)
+		f.Close()
+		if err != nil {
+			return &configError{fmt.Errorf("--labels %s: %w", *labelsPath, err)}
+		}
+	}
+	ticks, err := backtest.Ticks(start, end, step)
+	if err != nil {
+		return &configError{err}
+	}
+	cyc, err := cycle.New(cfg, cycle.Deps{API: api, Log: log})
+	if err != nil {
+		return err
+	}
+	res, err := backtest.Run(ctx, ticks, judge(cyc), labels, backtest.Options{Window: cfg.Window.D()})
+	if err != nil {
+		return fmt.Errorf("backtest: %w", err)
+	}
+	if *output == "json" {
+		return backtest.WriteJSON(stdout, res)
+	}
+	return backtest.WriteTable(stdout, res)
+}
+
+// judge reads and judges the window ending at each tick, as a cycle does,
+// without acting. Partial data is an error: a backtest on it would mislead.
+func judge(cyc *cycle.Cycle) backtest.Judge {
+	return func(ctx context.Context, at time.Time) (analyzer.Report, error) {
+		read, err := cyc.Reader.Read(ctx, at, cyc.Window)
+		if err != nil {
+			return analyzer.Report{}, err
+		}
+		if len(read.Warnings) > 0 {
+			return analyzer.Report{}, fmt.Errorf("prometheus answered with warnings (data may be partial): %v", read.Warnings)
+		}
+		return analyzer.Analyze(read.Input, cyc.Analyzer), nil
+	}
+}
+
+// labelledFleet loads fleet.LabelledFleet, every metric, from..to into an
+// embedded Prometheus and returns it with the fleet's ground truth.
+func labelledFleet(from, to time.Time) (*embedded.Prometheus, backtest.Labels, error) {
+	prom, err := embedded.OpenTemp()
+	if err != nil {
+		return nil, backtest.Labels{}, fmt.Errorf("embedded prometheus: %w", err)
+	}
+	pods := fleet.LabelledFleet(to)
+	for _, s := range fleet.FleetSeries(pods, fleet.Honor, from, to, fleet.Scrape{Metrics: fleet.AllMetrics()}) {
+		if err := prom.Append(s.Labels, s.Times, s.Values); err != nil {
+			prom.Close()
+			return nil, backtest.Labels{}, fmt.Errorf("load labelled fleet: %w", err)
+		}
+	}
+	return prom, fleetLabels(pods), nil
+}
+
+// fleetLabels is the labelled fleet's ground truth as a labels file.
+func fleetLabels(pods []fleet.Pod) backtest.Labels {
+	var l backtest.Labels
+	for _, p := range pods {
+		if !p.ExpectMiner {
+			continue
+		}
+		if p.Name != "" {
+			l.Miners = append(l.Miners, backtest.Miner{Namespace: p.Namespace, Pod: p.Name, From: p.Start, To: p.End, Note: p.Scenario})
+			continue
+		}
+		for _, g := range p.GPUs {
+			l.Miners = append(l.Miners, backtest.Miner{Node: p.Node, GPU: g.Index, From: p.Start, To: p.End, Note: p.Scenario})
+		}
+	}
+	return l
+}
