@@ -25,6 +25,9 @@ type State struct {
 	// LastTick is the latest schedule tick a cycle was started for: a new
 	// leader skips ticks its predecessor already ran.
 	LastTick time.Time `json:"lastTick,omitzero"`
+	// Nodes counts consecutive cycles of each standing busy-GPU-without-pod
+	// finding (NodeFinding.Key).
+	Nodes map[string]int `json:"nodes,omitempty"`
 }
 
 // PodState is one pod's standing finding.
@@ -59,6 +62,9 @@ func (s State) Pod(k analyzer.PodKey) (PodState, bool) {
 // Clone returns a copy that shares nothing with s.
 func (s State) Clone() State {
 	c := State{Pods: make(map[string]PodState, len(s.Pods)), LastTick: s.LastTick}
+	if s.Nodes != nil {
+		c.Nodes = maps.Clone(s.Nodes)
+	}
 	maps.Copy(c.Pods, s.Pods)
 	return c
 }

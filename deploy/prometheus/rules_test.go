@@ -40,8 +40,8 @@ func runTool(t *testing.T, name string, args ...string) string {
 
 func TestPromtoolCheckRules(t *testing.T) {
 	out := runTool(t, "promtool", "check", "rules", "miner-detector-rules.yaml")
-	if !strings.Contains(out, "SUCCESS: 5 rules found") {
-		t.Fatalf("promtool check rules: want 5 rules, got:\n%s", out)
+	if !strings.Contains(out, "SUCCESS: 6 rules found") {
+		t.Fatalf("promtool check rules: want 6 rules, got:\n%s", out)
 	}
 }
 
@@ -112,8 +112,8 @@ func TestEveryAlertIsUnitTested(t *testing.T) {
 			}
 		}
 	}
-	if n != 5 {
-		t.Errorf("want 5 alerts, found %d", n)
+	if n != 6 {
+		t.Errorf("want 6 alerts, found %d", n)
 	}
 }
 
@@ -153,7 +153,7 @@ func TestAlertmanagerExampleConfig(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []string{`alertname=~"GPUMinerDetected|MinerDetector.*"`, "api_url_file:", "send_resolved: true",
+	for _, want := range []string{`alertname=~"GPUMinerDetected|GPUBusyWithoutPod|MinerDetector.*"`, "api_url_file:", "send_resolved: true",
 		".Labels.namespace", ".Labels.pod", ".Labels.node", ".Annotations.description"} {
 		if !strings.Contains(string(raw), want) {
 			t.Errorf("alertmanager-example.yaml lacks %s", want)

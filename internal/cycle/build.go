@@ -57,8 +57,10 @@ func New(cfg config.Config, d Deps) (*Cycle, error) {
 	}
 	exec := actions.Executor{Log: log}
 	var store actions.StateStore = &actions.MemoryStore{}
+	var nodes NodeRecorder
 	if kube != nil {
 		exec.Events = actions.KubeEvents{Client: kube}
+		nodes = actions.KubeEvents{Client: kube}
 		exec.Deleter = actions.KubeDeleter{Client: kube}
 		if cfg.State.Namespace != "" && cfg.State.ConfigMap != "" {
 			store = actions.ConfigMapStore{Client: kube, Namespace: cfg.State.Namespace, Name: cfg.State.ConfigMap}
@@ -84,7 +86,7 @@ func New(cfg config.Config, d Deps) (*Cycle, error) {
 	}
 	c := &Cycle{
 		Reader: reader, Analyzer: ac, Window: cfg.Window.D(), Policy: policy,
-		Executor: exec, State: store, Metrics: m, Log: log,
+		Executor: exec, State: store, Metrics: m, Log: log, Nodes: nodes,
 	}
 	if am := cfg.Actions.AlertmanagerSilences; am.SuppressEnforcement {
 		client := &http.Client{Timeout: cmp.Or(am.Timeout.D(), 10*time.Second)}

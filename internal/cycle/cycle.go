@@ -33,6 +33,9 @@ type Cycle struct {
 	// cycle before planning; silenced pods are not deleted, and a failed
 	// fetch means no deletion this cycle.
 	Silences func(context.Context) *actions.SilenceSet
+	// Nodes records busy GPUs that no pod holds on their Node; nil: logged
+	// only (no cluster access).
+	Nodes NodeRecorder
 }
 
 // Result is what a cycle saw and did.
@@ -113,6 +116,7 @@ func (c *Cycle) Run(ctx context.Context, at time.Time) (Result, error) {
 	plan, next := actions.BuildPlan(res.Report.Pods, state, policy)
 	res.Plan = plan
 	res.Outcomes, next = c.Executor.Execute(ctx, plan, next)
+	next.Nodes = c.recordNodeFindings(ctx, log, res.Report, state.Nodes)
 	if c.Metrics != nil {
 		for _, o := range res.Outcomes {
 			c.Metrics.Action(string(o.Kind), string(o.Result))
@@ -173,4 +177,41 @@ func (c *Cycle) ClaimTick(ctx context.Context, tick time.Time) (bool, error) {
 		return false, fmt.Errorf("claim tick %s: %w", tick.UTC().Format(time.RFC3339), err)
 	}
 	return true, nil
+}
+
+// NodeRecorder records findings on Nodes; KubeEvents is one.
+type NodeRecorder interface {
+	RecordNode(ctx context.Context, f actions.NodeFinding) error
+}
+
+// recordNodeFindings records each busy GPU that no pod holds as an Event on
+// its Node (never a deletion) and returns the findings' consecutive cycle
+// counts for the state. A failure is logged and counted, not fatal.
+func (c *Cycle) recordNodeFindings(ctx context.Context, log *slog.Logger, r analyzer.Report, prev map[string]int) map[string]int {
+	var next map[string]int
+	for _, g := range r.UnattributedGPUs {
+		if g.Verdict != analyzer.BusyUnattributed {
+			continue
+		}
+		f := actions.NodeFinding{Node: g.Node, GPU: g.Index, UUID: g.UUID, MIGInstance: g.MIGInstance, Reason: g.Reason}
+		f.Cycles = prev[f.Key()] + 1
+		if next == nil {
+			next = map[string]int{}
+		}
+		next[f.Key()] = f.Cycles
+		log.Warn("finding on node: busy GPU without a pod", "node", g.Node, "gpu", g.Index, "uuid", g.UUID,
+			"mig_instance", g.MIGInstance, "cycles", f.Cycles, "reason", g.Reason)
+		result := "skipped"
+		if c.Nodes != nil {
+			result = "ok"
+			if err := c.Nodes.RecordNode(ctx, f); err != nil {
+				result = "failed"
+				log.Error("record node finding", "node", g.Node, "gpu", g.Index, "err", err)
+			}
+		}
+		if c.Metrics != nil {
+			c.Metrics.Action("record_node", result)
+		}
+	}
+	return next
 }

@@ -76,6 +76,16 @@ func TestDemo(t *testing.T) {
 	reasons := map[string]int{}
 	for _, e := range o.Events {
 		reasons[e.Reason]++
+		if e.Reason == "GPUBusyWithoutPod" {
+			// Recorded on the Node, counted once per cycle, never a deletion.
+			if e.InvolvedObject.Kind != "Node" || e.InvolvedObject.Name != "gpu-node-3" || e.Count != 3 || e.Namespace != "default" {
+				t.Errorf("busy-GPU-without-pod event on %s %s/%s count %d, want Node gpu-node-3 in default, count 3",
+					e.InvolvedObject.Kind, e.Namespace, e.InvolvedObject.Name, e.Count)
+			}
+		}
+	}
+	if reasons["GPUBusyWithoutPod"] != 1 {
+		t.Errorf("%d GPUBusyWithoutPod events, want 1 (gpu-node-3 gpu 1)", reasons["GPUBusyWithoutPod"])
 	}
 	// 9 miner pods recorded in cycle 1; deleted ones get a deletion Event.
 	if reasons["GPUMinerPodDeleted"] != len(wantDeleted) || reasons["GPUMinerDetected"] != 9 {
