@@ -22,6 +22,8 @@ func gpu(node, index string, v analyzer.Verdict) analyzer.GPUReport {
 		GPU:     analyzer.GPU{Node: node, Index: index, UUID: "GPU-" + node + "-" + index, Model: "NVIDIA A100-SXM4-80GB"},
 		Verdict: v,
 		Rule:    "flat_high_util",
+		// Judged with profiling metrics, as deletion requires by default.
+		Profiling: true,
 	}
 	mean, sd := 99.1, 0.4
 	if v != analyzer.Miner {
@@ -38,6 +40,12 @@ func gpu(node, index string, v analyzer.Verdict) analyzer.GPUReport {
 	for end := t0.Add(testChunk); !end.After(t0.Add(time.Hour)); end = end.Add(testChunk) {
 		g.Curve = append(g.Curve, analyzer.ChunkMean{End: end, Mean: mean, Samples: 20})
 	}
+	return g
+}
+
+// withoutProfiling marks a GPU as judged without dcgm profiling metrics.
+func withoutProfiling(g analyzer.GPUReport) analyzer.GPUReport {
+	g.Profiling = false
 	return g
 }
 

@@ -32,6 +32,10 @@ const (
 const (
 	ReasonDryRun     = "dry-run: would delete"
 	ReasonSharedOnly = "miner only on shared (time-sliced) GPUs"
+	// ReasonNoProfiling: the only miner evidence is utilization alone,
+	// which flat large-model training also shows.
+	ReasonNoProfiling = "judged on utilization alone (no profiling metrics), which flat training also shows; " +
+		"set actions.deleteWithoutProfiling to delete on it"
 	// ReasonAlreadyDeleted: the pod was deleted and the window still holds
 	// its samples.
 	ReasonAlreadyDeleted = "already deleted; the window still holds its samples"
@@ -219,7 +223,7 @@ func resolved(pods []analyzer.PodReport, prev, next State) []Step {
 // its deletion evidence, and the reason; a deletion (or, in dry-run, a
 // deletion that enforce would make) counts against the cap.
 func decideDeletion(r analyzer.PodReport, strikes int, p Policy, deletions *int) (StepKind, string, string) {
-	node, whyNot := deletionEvidence(r)
+	node, whyNot := deletionEvidence(r, p.DeleteWithoutProfiling)
 	if node == "" {
 		node = r.Node
 	}
@@ -250,18 +254,30 @@ func with(s Step, kind StepKind, reason string) Step {
 }
 
 // deletionEvidence returns the node of the pod's deletion evidence: GPUs
-// judged miner that no other pod used at the same time. When there is none,
-// or it spans several nodes (the name was reused by a pod elsewhere), it
-// returns why the pod must not be deleted.
-func deletionEvidence(r analyzer.PodReport) (node, whyNot string) {
+// judged miner that no other pod used at the same time, with profiling
+// metrics (unless withoutProfiling). When there is none, or it spans several
+// nodes (the name was reused by a pod elsewhere), it returns why the pod
+// must not be deleted.
+func deletionEvidence(r analyzer.PodReport, withoutProfiling bool) (node, whyNot string) {
 	var nodes []string
+	unprofiled := false
 	for _, g := range r.GPUs {
-		if g.Verdict == analyzer.Miner && !g.Shared && !slices.Contains(nodes, g.Node) {
+		if g.Verdict != analyzer.Miner || g.Shared {
+			continue
+		}
+		if !g.Profiling && !withoutProfiling {
+			unprofiled = true
+			continue
+		}
+		if !slices.Contains(nodes, g.Node) {
 			nodes = append(nodes, g.Node)
 		}
 	}
 	switch len(nodes) {
 	case 0:
+		if unprofiled {
+			return "", ReasonNoProfiling
+		}
 		return "", ReasonSharedOnly
 	case 1:
 		return nodes[0], ""

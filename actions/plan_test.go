@@ -70,6 +70,22 @@ func TestBuildPlan(t *testing.T) {
 			wantState: []string{"team-a/job strikes=1 notified=false"},
 		},
 		{
+			name:      "enforce, strike 2, judged on utilization alone: recorded, never deleted",
+			policy:    enforce,
+			prev:      states(map[string]PodState{"team-a/job": {Strikes: 1, Notified: true}}),
+			pods:      []analyzer.PodReport{report("team-a", "job", withoutProfiling(gpu("gpu-node-1", "0", analyzer.Miner)))},
+			want:      []string{"team-a/job record", "team-a/job skip_delete: " + ReasonNoProfiling},
+			wantState: []string{"team-a/job strikes=2 notified=true"},
+		},
+		{
+			name:      "enforce, strike 2, utilization alone, deleteWithoutProfiling: delete",
+			policy:    withPolicy(enforce, func(p *Policy) { p.DeleteWithoutProfiling = true }),
+			prev:      states(map[string]PodState{"team-a/job": {Strikes: 1, Notified: true}}),
+			pods:      []analyzer.PodReport{report("team-a", "job", withoutProfiling(gpu("gpu-node-1", "0", analyzer.Miner)))},
+			want:      []string{"team-a/job record", "team-a/job delete: strike 2 of 2"},
+			wantState: []string{"team-a/job strikes=2 notified=true"},
+		},
+		{
 			name:      "enforce, strike 2: delete",
 			policy:    enforce,
 			prev:      states(map[string]PodState{"team-a/job": {Strikes: 1, Notified: true}}),

@@ -25,6 +25,11 @@ type Policy struct {
 	// the operator's configuration only, never from a label or annotation a
 	// tenant can set on its own pod.
 	Exemptions []Exemption `json:"exemptions"`
+	// DeleteWithoutProfiling allows deleting on utilization-only evidence
+	// (a GPU without dcgm profiling metrics). Off by default: flat large-model
+	// training looks the same on utilization alone. Findings are recorded and
+	// notified either way.
+	DeleteWithoutProfiling bool `json:"deleteWithoutProfiling"`
 	// Silences, when set (alertmanagerSilences.suppressEnforcement), are this
 	// cycle's active Alertmanager silences: a pod they silence is not deleted.
 	// Set by the cycle, never from configuration.

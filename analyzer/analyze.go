@@ -243,7 +243,9 @@ func judgeGPU(g *group, expected int64, cfg Config) GPUReport {
 		r.Coverage = float64(r.Count) / float64(expected)
 	}
 	r.Signals = g.profile(expected)
-	r.Profiling = r.Signals.has(SignalSM) && len(r.Signals) > 1
+	// Signals thinner than the coverage guard are shown, never judged on.
+	judged := r.Signals.covered(cfg.MinCoverage)
+	r.Profiling = judged.has(SignalSM) && len(judged) > 1
 	if r.Count == 0 || r.Coverage < cfg.MinCoverage {
 		r.Rule = cfg.FlatHighUtil.Name()
 		r.Verdict = InsufficientData
@@ -258,7 +260,7 @@ func judgeGPU(g *group, expected int64, cfg Config) GPUReport {
 		r.Reason = reason
 		if busy {
 			r.Verdict = BusyUnattributed
-			if miner, applies, why := cfg.ComputeSignature.Judge(r.Signals); applies && miner {
+			if miner, applies, why := cfg.ComputeSignature.Judge(judged); applies && miner {
 				r.Reason += "; looks like a miner: " + why
 			}
 		}
@@ -267,20 +269,24 @@ func judgeGPU(g *group, expected int64, cfg Config) GPUReport {
 	flat, flatReason := cfg.FlatHighUtil.Judge(r.Stats)
 	r.Verdict, r.Rule, r.Reason = flat, cfg.FlatHighUtil.Name(), flatReason
 	if !r.Profiling {
-		r.Reason += "; profiling metrics absent: utilization rule only"
+		if len(r.Signals) > len(judged) {
+			r.Reason += fmt.Sprintf("; profiling metrics below coverage %.2f: utilization rule only", cfg.MinCoverage)
+		} else {
+			r.Reason += "; profiling metrics absent: utilization rule only"
+		}
 		return r
 	}
 	if flat == Miner {
-		if spare, applies, why := cfg.TrainingVeto.Judge(r.Signals); applies && spare {
+		if spare, applies, why := cfg.TrainingVeto.Judge(judged); applies && spare {
 			r.Verdict, r.Rule, r.Reason = Benign, cfg.TrainingVeto.Name(), flatReason+", but "+why
 		} else if applies {
 			r.Reason += "; " + why
 		}
 		return r
 	}
-	if miner, applies, why := cfg.ComputeSignature.Judge(r.Signals); applies && miner {
+	if miner, applies, why := cfg.ComputeSignature.Judge(judged); applies && miner {
 		r.Verdict, r.Rule, r.Reason = Miner, cfg.ComputeSignature.Name(), why
-	} else if applies {
+	} else {
 		r.Reason += "; " + cfg.ComputeSignature.Name() + ": " + why
 	}
 	return r
@@ -351,7 +357,8 @@ func podReport(key PodKey, gpus []GPUReport, rep Report, cfg Config) PodReport {
 
 func sortGPUs(gpus []GPUReport) {
 	slices.SortFunc(gpus, func(a, b GPUReport) int {
-		return cmp.Or(cmp.Compare(a.Node, b.Node), cmp.Compare(a.Index, b.Index), cmp.Compare(a.UUID, b.UUID))
+		return cmp.Or(cmp.Compare(a.Node, b.Node), cmp.Compare(a.Index, b.Index), cmp.Compare(a.UUID, b.UUID),
+			cmp.Compare(a.MIGInstance, b.MIGInstance))
 	})
 }
 

@@ -86,7 +86,7 @@ func (r ComputeSignature) validate() error {
 func humanBytes(b float64) string {
 	units := []string{"B", "kB", "MB", "GB", "TB"}
 	i := 0
-	for math.Abs(b) >= 1000 && i < len(units)-1 {
+	for math.Abs(b) >= 999.5 && i < len(units)-1 { // 999.5 prints as 1e+03 at 3 digits
 		b /= 1000
 		i++
 	}

@@ -112,7 +112,10 @@ func (m Moments) Valid(lo, hi float64) bool {
 			return false
 		}
 	}
-	return m.Min >= lo && m.Max <= hi && m.M2 >= -1e-9*math.Max(1, m.Mean*m.Mean*float64(m.Count))
+	// The mean is checked too: a producer that fills in only count and mean
+	// must not slip an impossible value past the min/max check.
+	return m.Min >= lo && m.Max <= hi && m.Mean >= lo && m.Mean <= hi &&
+		m.M2 >= -1e-9*math.Max(1, m.Mean*m.Mean*float64(m.Count))
 }
 
 // Scale returns the moments of the samples multiplied by k >= 0 (a unit

@@ -86,3 +86,15 @@ func (p Profile) pipe() (mean float64, name Signal, ok bool) {
 
 // mean is the signal's mean, 0 when absent.
 func (p Profile) mean(s Signal) float64 { return p[s].Mean }
+
+// covered is the profile without the signals covering less than minCoverage
+// of the window: too thin to judge with.
+func (p Profile) covered(minCoverage float64) Profile {
+	out := make(Profile, len(p))
+	for s, st := range p {
+		if st.Coverage >= minCoverage {
+			out[s] = st
+		}
+	}
+	return out
+}

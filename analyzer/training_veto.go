@@ -34,6 +34,9 @@ func (r TrainingVeto) Judge(p Profile) (spare bool, applies bool, reason string)
 }
 
 func (r TrainingVeto) validate() error {
+	if r.Disabled {
+		return nil
+	}
 	if r.PipeActiveAbove <= 0 || r.PipeActiveAbove >= 1 {
 		return fmt.Errorf("rules.trainingVeto.pipeActiveAbove: must be in (0, 1), got %v", r.PipeActiveAbove)
 	}

@@ -27,5 +27,6 @@ func (v Verdict) Severity() int {
 	}
 }
 
-// Verdicts lists every verdict, least severe first.
+// Verdicts lists every pod verdict, least severe first (BusyUnattributed
+// is only ever a GPU's).
 func Verdicts() []Verdict { return []Verdict{Benign, InsufficientData, Miner} }

@@ -213,7 +213,7 @@ func newMinerScenario(ctx context.Context, t *testing.T, admin kubernetes.Interf
 		Namespace: ns, Name: pod.Name, Container: "notebook", Node: "gpu-node-1",
 		Profile: fleet.SteadyMiner(), GPUs: []fleet.GPUSpec{fleet.GPU("gpu-node-1", "0")}, Start: start,
 	}
-	for _, s := range fleet.FleetSeries([]fleet.Pod{miner}, fleet.Honor, start, at.Add(5*time.Minute), fleet.Scrape{}) {
+	for _, s := range fleet.FleetSeries([]fleet.Pod{miner}, fleet.Honor, start, at.Add(5*time.Minute), fleet.Scrape{Metrics: fleet.AllMetrics()}) {
 		if err := prom.Append(s.Labels, s.Times, s.Values); err != nil {
 			t.Fatal(err)
 		}

@@ -129,6 +129,10 @@ type Actions struct {
 	MaxDeletionsPerCycle int                 `json:"maxDeletionsPerCycle"`
 	ProtectedNamespaces  []string            `json:"protectedNamespaces"`
 	Exemptions           []actions.Exemption `json:"exemptions"`
+	// DeleteWithoutProfiling allows deletion on utilization-only evidence
+	// (GPUs without dcgm profiling metrics). Off: such findings are
+	// recorded and notified, not deleted, since flat training looks alike.
+	DeleteWithoutProfiling bool `json:"deleteWithoutProfiling"`
 	// AlertmanagerSilences lets operators' Alertmanager silences on
 	// GPUMinerDetected also suppress deletion of the silenced pods.
 	AlertmanagerSilences AlertmanagerSilences `json:"alertmanagerSilences"`
@@ -386,6 +390,8 @@ func (c Config) Policy() actions.Policy {
 		MaxDeletionsPerCycle: c.Actions.MaxDeletionsPerCycle,
 		ProtectedNamespaces:  c.Actions.ProtectedNamespaces,
 		Exemptions:           c.Actions.Exemptions,
+
+		DeleteWithoutProfiling: c.Actions.DeleteWithoutProfiling,
 	}
 }
 
