@@ -208,10 +208,13 @@ func findShared(groups []*group, chunk, interval time.Duration) map[string][]Pod
 }
 
 // mergeChunks merges a group's valid chunks in time order, scaled by scale;
-// chunks with values outside [lo, hi] count as bad samples.
-func mergeChunks(chunks []Chunk, lo, hi, scale float64) Stats {
+// chunks with values outside [lo, hi] count as bad samples. The evidence
+// curve is built only when asked for (utilization's, not the signals').
+func mergeChunks(chunks []Chunk, lo, hi, scale float64, curve bool) Stats {
 	var s Stats
-	s.Curve = make([]ChunkMean, 0, len(chunks))
+	if curve {
+		s.Curve = make([]ChunkMean, 0, len(chunks))
+	}
 	for _, c := range chunks {
 		if c.samples() == 0 {
 			continue
@@ -226,7 +229,9 @@ func mergeChunks(chunks []Chunk, lo, hi, scale float64) Stats {
 		}
 		m := c.Moments.Scale(scale)
 		s.Moments = s.Moments.Merge(m)
-		s.Curve = append(s.Curve, ChunkMean{End: c.End, Mean: m.Mean, Samples: c.Count})
+		if curve {
+			s.Curve = append(s.Curve, ChunkMean{End: c.End, Mean: m.Mean, Samples: c.Count})
+		}
 	}
 	return s
 }
@@ -237,7 +242,7 @@ func judgeGPU(g *group, expected int64, cfg Config) GPUReport {
 	if sig != SignalUtil {
 		lo, hi = sig.ValidRange()
 	}
-	r := GPUReport{GPU: g.gpu, Container: g.container, Stats: mergeChunks(g.inOrder(sig), lo, hi, scale)}
+	r := GPUReport{GPU: g.gpu, Container: g.container, Stats: mergeChunks(g.inOrder(sig), lo, hi, scale, true)}
 	r.ExpectedSamples = expected
 	if expected > 0 {
 		r.Coverage = float64(r.Count) / float64(expected)
@@ -301,7 +306,7 @@ func (g *group) profile(expected int64) Profile {
 			continue
 		}
 		lo, hi := sig.ValidRange()
-		st := mergeChunks(g.inOrder(sig), lo, hi, 1)
+		st := mergeChunks(g.inOrder(sig), lo, hi, 1, false)
 		if st.Count == 0 {
 			continue
 		}

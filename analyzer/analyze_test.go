@@ -255,3 +255,32 @@ func BenchmarkAnalyze10kGPUs288Chunks(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkAnalyze10kGPUs288ChunksProfiled is the same fleet with the seven
+// profiling signals the rules beyond utilization read (SM, DRAM, tensor,
+// FP32, FP16, PCIe both ways) beside utilization: eight series per GPU.
+func BenchmarkAnalyze10kGPUs288ChunksProfiled(b *testing.B) {
+	const window, c = 24 * time.Hour, 5 * time.Minute
+	in := Input{End: testEnd, Window: window, Chunk: c}
+	signals := map[Signal]float64{SignalUtil: 80, SignalSM: 0.8, SignalDRAM: 0.2, SignalTensor: 0.001,
+		SignalFP32: 0.002, SignalFP16: 0, SignalPCIeTx: 3000, SignalPCIeRx: 4000}
+	for n := range 10_000 {
+		g := GPU{Node: "n", Index: "0", UUID: "GPU-" + time.Duration(n).String()}
+		w := Workload{Namespace: "ns", Pod: "p" + time.Duration(n).String()}
+		for sig, v := range signals {
+			s := Series{Signal: sig, GPU: g, Workload: w}
+			for k := range 288 {
+				s.Chunks = append(s.Chunks, Chunk{End: testEnd.Add(-window).Add(time.Duration(k+1) * c),
+					Moments: MomentsFromStats(20, v, v/100, v*0.98, v*1.02)})
+			}
+			in.Series = append(in.Series, s)
+		}
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		rep := Analyze(in, DefaultConfig())
+		if len(rep.Pods) != 10_000 || rep.Pods[0].Evidence.Rule != "compute_signature" {
+			b.Fatalf("%d pods, rule %q", len(rep.Pods), rep.Pods[0].Evidence.Rule)
+		}
+	}
+}
