@@ -438,7 +438,8 @@ func allowedMetrics(t *testing.T) map[string]bool {
 	// so a panel on them is still checked against a real name.
 	for _, n := range []string{"miner_detector_pods", "miner_detector_suspect_pod", "miner_detector_suspect_pod_gpu_utilization_mean",
 		"miner_detector_suspect_pod_gpu_utilization_stddev", "miner_detector_suspect_pod_coverage",
-		"miner_detector_suspect_pod_strikes", "miner_detector_actions_total"} {
+		"miner_detector_suspect_pod_strikes", "miner_detector_actions_total", "miner_detector_suspect_pod_rule",
+		"miner_detector_busy_gpu_without_pod"} {
 		ok[n] = true
 	}
 	for _, n := range dcgmMetrics {
