@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 
 	authorizationv1 "k8s.io/api/authorization/v1"
@@ -47,6 +48,11 @@ func requiredPermissions(cfg config.Config) []permission {
 		)
 		if cfg.Actions.Enforce {
 			out = append(out, permission{"delete", "", "pods", ns, "delete miner pods (enforce)"})
+		}
+	}
+	if len(cfg.Query.Namespaces) > 0 && !slices.Contains(cfg.Query.Namespaces, metav1.NamespaceDefault) {
+		for _, verb := range []string{"create", "patch"} {
+			out = append(out, permission{verb, "", "events", metav1.NamespaceDefault, "record busy GPUs without a pod on their Node"})
 		}
 	}
 	if cfg.State.Namespace != "" && cfg.State.ConfigMap != "" {

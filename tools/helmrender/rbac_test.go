@@ -100,7 +100,8 @@ func TestRBACClusterWide(t *testing.T) {
 }
 
 // With watchNamespaces, pods and events are granted per namespace by Roles,
-// and there is no ClusterRole at all.
+// and there is no ClusterRole at all; events in "default" too, where the
+// Events on Nodes (busy GPUs without a pod) go.
 func TestRBACWatchNamespaces(t *testing.T) {
 	objs := render(t, "watchNamespaces={a,b}")
 	if n := kinds(objs)["ClusterRole"] + kinds(objs)["ClusterRoleBinding"]; n != 0 {
@@ -114,8 +115,9 @@ func TestRBACWatchNamespaces(t *testing.T) {
 		want[grant{ns, "pods"}] = []string{"delete", "get", "list", "watch"}
 		want[grant{ns, "events"}] = []string{"create", "patch"}
 	}
+	want[grant{"default", "events"}] = []string{"create", "patch"}
 	checkGrants(t, grants(t, objs), want)
-	checkBindings(t, objs, 3, 0)
+	checkBindings(t, objs, 4, 0)
 
 	// The detector's query is limited to the same namespaces.
 	cfg := loadRenderedConfig(t, objs)
