@@ -68,44 +68,49 @@ func (k KubeEvents) Record(ctx context.Context, f Finding) error {
 		return fmt.Errorf("record event %s on pod %s: get pod: %w", reason, f.Pod, err)
 	}
 
+	ref := corev1.ObjectReference{Kind: "Pod", APIVersion: "v1", Namespace: f.Pod.Namespace, Name: f.Pod.Pod, UID: uid}
+	name := eventName(f.Pod.Pod, uid, reason)
+	if err := k.upsert(ctx, f.Pod.Namespace, name, ref, reason, eventMessage(f), f.Node, f.Strikes); err != nil {
+		return fmt.Errorf("record event %s on pod %s: %w", reason, f.Pod, err)
+	}
+	return nil
+}
+
+// upsert writes a Warning Event: created the first time, then its count,
+// time and message patched in place (a JSON merge patch). The count is the
+// caller's (one per cycle that found it), so the old Event is never read:
+// create and patch on events are all it needs.
+func (k KubeEvents) upsert(ctx context.Context, namespace, name string, ref corev1.ObjectReference,
+	reason, message, host string, count int) error {
 	now := metav1.NewTime(k.now())
 	component := or(k.Component, "miner-detector")
 	ev := &corev1.Event{
-		ObjectMeta: metav1.ObjectMeta{Name: eventName(f.Pod.Pod, uid, reason), Namespace: f.Pod.Namespace},
-		InvolvedObject: corev1.ObjectReference{
-			Kind: "Pod", APIVersion: "v1", Namespace: f.Pod.Namespace, Name: f.Pod.Pod, UID: uid,
-		},
+		ObjectMeta:          metav1.ObjectMeta{Name: name, Namespace: namespace},
+		InvolvedObject:      ref,
 		Reason:              reason,
-		Message:             eventMessage(f),
+		Message:             message,
 		Type:                corev1.EventTypeWarning,
-		Source:              corev1.EventSource{Component: component, Host: f.Node},
+		Source:              corev1.EventSource{Component: component, Host: host},
 		FirstTimestamp:      now,
 		LastTimestamp:       now,
 		Count:               1,
 		ReportingController: component,
 		ReportingInstance:   component,
 	}
-	api := k.Client.CoreV1().Events(f.Pod.Namespace)
-	_, err = api.Create(ctx, ev, metav1.CreateOptions{})
+	api := k.Client.CoreV1().Events(namespace)
+	_, err := api.Create(ctx, ev, metav1.CreateOptions{})
 	if err == nil {
 		return nil
 	}
 	if !apierrors.IsAlreadyExists(err) {
-		return fmt.Errorf("record event %s on pod %s: create: %w", reason, f.Pod, err)
+		return fmt.Errorf("create: %w", err)
 	}
-	// The Event exists from an earlier cycle: patch its count, time and
-	// message in place. The count is the finding's strike (one per cycle
-	// that found it), so no read of the old Event is needed.
-	patch, err := json.Marshal(map[string]any{
-		"count":         max(f.Strikes, 1),
-		"lastTimestamp": now,
-		"message":       ev.Message,
-	})
+	patch, err := json.Marshal(map[string]any{"count": max(count, 1), "lastTimestamp": now, "message": message})
 	if err != nil {
-		return fmt.Errorf("record event %s on pod %s: encode patch: %w", reason, f.Pod, err)
+		return fmt.Errorf("encode patch: %w", err)
 	}
-	if _, err := api.Patch(ctx, ev.Name, types.MergePatchType, patch, metav1.PatchOptions{}); err != nil {
-		return fmt.Errorf("record event %s on pod %s: patch event %s: %w", reason, f.Pod, ev.Name, err)
+	if _, err := api.Patch(ctx, name, types.MergePatchType, patch, metav1.PatchOptions{}); err != nil {
+		return fmt.Errorf("patch event %s: %w", name, err)
 	}
 	return nil
 }
@@ -143,13 +148,17 @@ func eventMessage(f Finding) string {
 	if f.Kind != FindingDeleted {
 		fmt.Fprintf(&b, ". Strike %d; %s", f.Strikes, f.Action)
 	}
-	msg := b.String()
-	if len(msg) > maxEventMessage {
-		n := maxEventMessage - 3
-		for n > 0 && !utf8.RuneStart(msg[n]) {
-			n--
-		}
-		msg = msg[:n] + "..."
+	return truncateMessage(b.String())
+}
+
+// truncateMessage bounds an Event message, cutting on a rune boundary.
+func truncateMessage(msg string) string {
+	if len(msg) <= maxEventMessage {
+		return msg
 	}
-	return msg
+	n := maxEventMessage - 3
+	for n > 0 && !utf8.RuneStart(msg[n]) {
+		n--
+	}
+	return msg[:n] + "..."
 }

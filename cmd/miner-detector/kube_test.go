@@ -213,7 +213,9 @@ func newMinerScenario(ctx context.Context, t *testing.T, admin kubernetes.Interf
 		Namespace: ns, Name: pod.Name, Container: "notebook", Node: "gpu-node-1",
 		Profile: fleet.SteadyMiner(), GPUs: []fleet.GPUSpec{fleet.GPU("gpu-node-1", "0")}, Start: start,
 	}
-	for _, s := range fleet.FleetSeries([]fleet.Pod{miner}, fleet.Honor, start, at.Add(5*time.Minute), fleet.Scrape{Metrics: fleet.AllMetrics()}) {
+	// And a busy GPU that no pod holds, on the same node: a Node Event.
+	podless := fleet.Pod{Node: "gpu-node-1", Profile: fleet.SteadyMiner(), GPUs: []fleet.GPUSpec{fleet.GPU("gpu-node-1", "1")}, Start: start}
+	for _, s := range fleet.FleetSeries([]fleet.Pod{miner, podless}, fleet.Honor, start, at.Add(5*time.Minute), fleet.Scrape{Metrics: fleet.AllMetrics()}) {
 		if err := prom.Append(s.Labels, s.Times, s.Values); err != nil {
 			t.Fatal(err)
 		}
@@ -319,6 +321,19 @@ func TestChartRBACIsEnough(t *testing.T) {
 	if reasons[actions.EventReasonDetected] != 2 || reasons[actions.EventReasonDeleted] != 1 {
 		t.Errorf("events (reason: count) = %v, want %s counted twice (created, then patched) and %s once",
 			reasons, actions.EventReasonDetected, actions.EventReasonDeleted)
+	}
+	nodeEvs, err := cluster.Admin.CoreV1().Events(metav1.NamespaceDefault).List(ctx, metav1.ListOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var onNode []string
+	for _, ev := range nodeEvs.Items {
+		if ev.Reason == actions.EventReasonBusyWithoutPod && ev.InvolvedObject.Kind == "Node" && ev.InvolvedObject.Name == "gpu-node-1" {
+			onNode = append(onNode, fmt.Sprintf("count %d", ev.Count))
+		}
+	}
+	if !slices.Equal(onNode, []string{"count 2"}) {
+		t.Errorf("GPUBusyWithoutPod Events on Node gpu-node-1: %v, want one, counted twice", onNode)
 	}
 	pod, err := cluster.Admin.CoreV1().Pods(sc.ns).Get(ctx, sc.pod, metav1.GetOptions{})
 	switch {
