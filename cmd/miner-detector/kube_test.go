@@ -223,7 +223,7 @@ func newMinerScenario(ctx context.Context, t *testing.T, admin kubernetes.Interf
 	return minerScenario{ns: ns, pod: pod.Name, at: at, prom: prom}
 }
 
-func enforceConfig(ns string) config.Config {
+func enforceConfig() config.Config {
 	cfg := config.Default()
 	cfg.Prometheus.URL = "http://unused.invalid"
 	cfg.Window = config.Duration(rbacWindow)
@@ -233,8 +233,6 @@ func enforceConfig(ns string) config.Config {
 	cfg.LeaderElection.Enabled = true
 	cfg.LeaderElection.Namespace = releaseNamespace
 	cfg.LeaderElection.Identity = "miner-detector-0"
-	cfg.Query.Namespaces = nil
-	_ = ns
 	return cfg
 }
 
@@ -242,7 +240,7 @@ func enforceConfig(ns string) config.Config {
 // updated, pod deleted) as the ServiceAccount.
 func runEnforce(ctx context.Context, t *testing.T, sc minerScenario, kube kubernetes.Interface) []cycle.Result {
 	t.Helper()
-	cyc, err := cycle.New(enforceConfig(sc.ns), cycle.Deps{API: sc.prom, Kube: kube, Metrics: metrics.New(), Log: slog.New(slog.DiscardHandler)})
+	cyc, err := cycle.New(enforceConfig(), cycle.Deps{API: sc.prom, Kube: kube, Metrics: metrics.New(), Log: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -269,7 +267,7 @@ func TestChartRBACIsEnough(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg := enforceConfig("free-notebooks")
+	cfg := enforceConfig()
 	if missing, err := missingPermissions(ctx, kube, requiredPermissions(cfg)); err != nil || len(missing) > 0 {
 		t.Fatalf("start-up permission check: missing %v, err %v", missing, err)
 	}
@@ -445,7 +443,7 @@ func TestChartRBACIsMinimal(t *testing.T) {
 		t.Run(r.String(), func(t *testing.T) {
 			objs.apply(ctx, t, cluster.Admin, &r)
 			defer objs.apply(ctx, t, cluster.Admin, nil)
-			cfg := enforceConfig("")
+			cfg := enforceConfig()
 			missing := waitMissing(ctx, t, kube, requiredPermissions(cfg))
 			if len(missing) == 0 {
 				t.Fatalf("without %s the start-up check finds nothing missing: the rule is not needed", r)
