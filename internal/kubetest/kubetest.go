@@ -56,12 +56,26 @@ func Start(t testing.TB) *Cluster {
 	if err != nil {
 		t.Fatalf("kube test binaries: %v", err)
 	}
+	// Free ports are found by binding and releasing them, so another
+	// process may take one in between: then start again on new ports.
+	for attempt := 1; ; attempt++ {
+		c, err := start(t, bin)
+		if err == nil {
+			return c
+		}
+		if attempt == 3 || !strings.Contains(err.Error(), "address already in use") {
+			t.Fatal(err)
+		}
+	}
+}
+
+func start(t testing.TB, bin string) (*Cluster, error) {
 	dir := t.TempDir()
 	c := &Cluster{dir: dir}
 
 	etcdClient, etcdPeer := freePort(t), freePort(t)
 	etcdURL := "http://" + etcdClient
-	startProcess(t, dir, "etcd", filepath.Join(bin, "etcd"),
+	etcdExited := startProcess(t, dir, "etcd", filepath.Join(bin, "etcd"),
 		"--name=default", "--data-dir="+filepath.Join(dir, "etcd"),
 		"--listen-client-urls="+etcdURL, "--advertise-client-urls="+etcdURL,
 		"--listen-peer-urls=http://"+etcdPeer, "--initial-advertise-peer-urls=http://"+etcdPeer,
@@ -69,11 +83,11 @@ func Start(t testing.TB) *Cluster {
 
 	keyFile, pubFile := filepath.Join(dir, "sa.key"), filepath.Join(dir, "sa.pub")
 	if err := writeKeyPair(keyFile, pubFile); err != nil {
-		t.Fatal(err)
+		return nil, err
 	}
 	tokens := filepath.Join(dir, "tokens.csv")
 	if err := os.WriteFile(tokens, []byte(adminToken+`,admin,admin-uid,"system:masters"`+"\n"), 0o600); err != nil {
-		t.Fatal(err)
+		return nil, err
 	}
 	secure := freePort(t)
 	_, port, _ := net.SplitHostPort(secure)
@@ -94,13 +108,14 @@ func Start(t testing.TB) *Cluster {
 
 	admin, err := kubernetes.NewForConfig(c.config(adminToken))
 	if err != nil {
-		t.Fatal(err)
+		return nil, err
 	}
 	c.Admin = admin
-	if err := c.waitReady(admin, apiExited); err != nil {
-		t.Fatalf("%v\nkube-apiserver log:\n%s", err, tail(filepath.Join(dir, "kube-apiserver.log"), 4000))
+	if err := c.waitReady(admin, apiExited, etcdExited); err != nil {
+		return nil, fmt.Errorf("%w\nkube-apiserver log:\n%s\netcd log:\n%s", err,
+			tail(filepath.Join(dir, "kube-apiserver.log"), 4000), tail(filepath.Join(dir, "etcd.log"), 2000))
 	}
-	return c
+	return c, nil
 }
 
 // config is a client configuration authenticating with token. The serving
@@ -138,13 +153,15 @@ func (c *Cluster) Namespace(ctx context.Context, name string) error {
 	return nil
 }
 
-func (c *Cluster) waitReady(admin kubernetes.Interface, exited <-chan struct{}) error {
+func (c *Cluster) waitReady(admin kubernetes.Interface, apiExited, etcdExited <-chan struct{}) error {
 	deadline := time.Now().Add(ReadyTimeout)
 	var last error
 	for time.Now().Before(deadline) {
 		select {
-		case <-exited:
+		case <-apiExited:
 			return errors.New("kube-apiserver exited before it was ready")
+		case <-etcdExited:
+			return errors.New("etcd exited before kube-apiserver was ready")
 		default:
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
