@@ -4,9 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
-	"flag"
-	"os"
-	"path/filepath"
+	"github.com/miner-detector/miner-detector/internal/golden"
 	"strings"
 	"testing"
 	"time"
@@ -14,8 +12,6 @@ import (
 	"github.com/miner-detector/miner-detector/analyzer"
 	"github.com/miner-detector/miner-detector/internal/backtest"
 )
-
-var update = flag.Bool("update", false, "rewrite the golden files")
 
 var t0 = time.Date(2026, 11, 24, 0, 0, 0, 0, time.UTC)
 
@@ -356,8 +352,8 @@ func TestOutputGolden(t *testing.T) {
 	if err := backtest.WriteJSON(&js, res); err != nil {
 		t.Fatal(err)
 	}
-	golden(t, "backtest.table.golden", table.Bytes())
-	golden(t, "backtest.json.golden", js.Bytes())
+	golden.Check(t, "backtest.table.golden", table.Bytes())
+	golden.Check(t, "backtest.json.golden", js.Bytes())
 }
 
 func TestTableTruncatesFalsePositives(t *testing.T) {
@@ -394,25 +390,5 @@ func TestTableWriteError(t *testing.T) {
 		if err := backtest.WriteTable(&failWriter{n: n}, res); err == nil {
 			t.Errorf("write %d failing: no error", n)
 		}
-	}
-}
-
-func golden(t *testing.T, name string, got []byte) {
-	t.Helper()
-	path := filepath.Join("testdata", name)
-	if *update {
-		if err := os.MkdirAll("testdata", 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(path, got, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (run go test -update to create it)", err)
-	}
-	if !bytes.Equal(got, want) {
-		t.Errorf("%s differs from the golden file (go test ./internal/backtest -update to accept):\n%s", name, got)
 	}
 }

@@ -21,7 +21,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -31,6 +30,8 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
+
+	"github.com/miner-detector/miner-detector/internal/testserver"
 )
 
 // ReadyTimeout bounds how long Start waits for the API server.
@@ -212,36 +213,14 @@ func repoRoot() (string, error) {
 	}
 }
 
-// startProcess starts a server writing to dir/name.log and stops it (SIGTERM,
-// then SIGKILL after 10 s) when the test ends.
+// startProcess starts a server writing to dir/name.log, stopped when the
+// test ends; the channel closes when it exits.
 func startProcess(t testing.TB, dir, name, binary string, args ...string) <-chan struct{} {
 	t.Helper()
-	logPath := filepath.Join(dir, name+".log")
-	log, err := os.Create(logPath)
+	exited, err := testserver.Process(t, filepath.Join(dir, name+".log"), binary, args...)
 	if err != nil {
-		t.Fatal(err)
-	}
-	cmd := exec.Command(binary, args...)
-	cmd.Stdout, cmd.Stderr = log, log
-	if err := cmd.Start(); err != nil {
-		log.Close()
 		t.Fatalf("start %s: %v", name, err)
 	}
-	exited := make(chan struct{})
-	go func() {
-		_ = cmd.Wait()
-		log.Close()
-		close(exited)
-	}()
-	t.Cleanup(func() {
-		_ = cmd.Process.Signal(syscall.SIGTERM)
-		select {
-		case <-exited:
-		case <-time.After(10 * time.Second):
-			_ = cmd.Process.Kill()
-			<-exited
-		}
-	})
 	return exited
 }
 

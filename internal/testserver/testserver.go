@@ -46,28 +46,17 @@ func Run(t testing.TB, name, binary, dir string, args func(addr string) []string
 }
 
 func run(t testing.TB, name, binary string, args []string, addr, logFile string) (string, error) {
-	log, err := os.Create(logFile)
+	exited, err := Process(t, logFile, binary, args...)
 	if err != nil {
 		return "", err
 	}
-	defer log.Close() // the child holds its own descriptor
-	cmd := exec.Command(binary, args...)
-	cmd.Stdout, cmd.Stderr = log, log
-	if err := cmd.Start(); err != nil {
-		return "", fmt.Errorf("start %s: %w", binary, err)
-	}
-	exited := make(chan error, 1)
-	go func() { exited <- cmd.Wait() }()
-	t.Cleanup(func() { stop(cmd, exited) })
-
 	url := "http://" + addr
 	client := &http.Client{Timeout: 5 * time.Second}
 	deadline := time.Now().Add(ReadyTimeout)
 	for {
 		select {
-		case err := <-exited:
-			exited <- err // for stop
-			return "", fmt.Errorf("%s exited before it was ready (%v); its log:\n%s", name, err, readLog(logFile))
+		case <-exited:
+			return "", fmt.Errorf("%s exited before it was ready; its log:\n%s", name, readLog(logFile))
 		default:
 		}
 		if resp, err := client.Get(url + "/-/ready"); err == nil {
@@ -83,15 +72,36 @@ func run(t testing.TB, name, binary string, args []string, addr, logFile string)
 	}
 }
 
-// stop asks the server to shut down cleanly, and kills it after 10 s.
-func stop(cmd *exec.Cmd, exited chan error) {
-	_ = cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case <-exited:
-	case <-time.After(10 * time.Second):
-		_ = cmd.Process.Kill()
-		<-exited
+// Process starts binary with args, its output going to logFile, and stops it
+// when the test ends: SIGTERM, then SIGKILL after 10 s. The channel closes
+// when the process exits.
+func Process(t testing.TB, logFile, binary string, args ...string) (<-chan struct{}, error) {
+	log, err := os.Create(logFile)
+	if err != nil {
+		return nil, err
 	}
+	cmd := exec.Command(binary, args...)
+	cmd.Stdout, cmd.Stderr = log, log
+	if err := cmd.Start(); err != nil {
+		log.Close()
+		return nil, fmt.Errorf("start %s: %w", binary, err)
+	}
+	exited := make(chan struct{})
+	go func() {
+		_ = cmd.Wait()
+		log.Close()
+		close(exited)
+	}()
+	t.Cleanup(func() {
+		_ = cmd.Process.Signal(syscall.SIGTERM)
+		select {
+		case <-exited:
+		case <-time.After(10 * time.Second):
+			_ = cmd.Process.Kill()
+			<-exited
+		}
+	})
+	return exited, nil
 }
 
 func readLog(path string) string {
