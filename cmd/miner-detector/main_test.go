@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"github.com/robfig/cron/v3"
 	"strings"
 	"testing"
 	"time"
@@ -76,8 +77,12 @@ func TestScanUnreachablePrometheus(t *testing.T) {
 func TestSchedulePeriod(t *testing.T) {
 	now := time.Date(2026, 1, 5, 12, 1, 0, 0, time.UTC)
 	for spec, want := range map[string]time.Duration{"*/5 * * * *": 5 * time.Minute, "@every 90s": 90 * time.Second, "0 * * * *": time.Hour} {
-		if got, err := schedulePeriod(spec, now); err != nil || got != want {
-			t.Errorf("schedulePeriod(%q) = %v, %v; want %v", spec, got, err, want)
+		s, err := cron.ParseStandard(spec)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := schedulePeriod(s, now); got != want {
+			t.Errorf("schedulePeriod(%q) = %v; want %v", spec, got, want)
 		}
 	}
 }

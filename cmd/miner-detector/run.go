@@ -63,12 +63,12 @@ func runCommand(ctx context.Context, args []string, _, stderr io.Writer) error {
 			return &permissionError{missing}
 		}
 	}
-	m := metrics.New()
-	period, err := schedulePeriod(cfg.Schedule, time.Now())
+	sched, err := cron.ParseStandard(cfg.Schedule)
 	if err != nil {
 		return &configError{fmt.Errorf("schedule: %w", err)}
 	}
-	m.Settings(period, cfg.Actions.Enforce)
+	m := metrics.New()
+	m.Settings(schedulePeriod(sched, time.Now()), cfg.Actions.Enforce)
 	cyc, err := buildCycle(cfg, kube, m, log)
 	if err != nil {
 		return err
@@ -76,10 +76,6 @@ func runCommand(ctx context.Context, args []string, _, stderr io.Writer) error {
 	ln, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {
 		return fmt.Errorf("listen %s: %w", cfg.Listen, err)
-	}
-	sched, err := cron.ParseStandard(cfg.Schedule)
-	if err != nil {
-		return &configError{fmt.Errorf("schedule: %w", err)}
 	}
 	d := &daemon{cycle: cyc, log: log, schedule: sched, onStart: *onStart}
 	if cfg.LeaderElection.Enabled {
@@ -276,11 +272,7 @@ func (c cronLogger) Error(err error, msg string, kv ...any) {
 }
 
 // schedulePeriod is the time between the schedule's next two ticks.
-func schedulePeriod(spec string, now time.Time) (time.Duration, error) {
-	s, err := cron.ParseStandard(spec)
-	if err != nil {
-		return 0, err
-	}
+func schedulePeriod(s cron.Schedule, now time.Time) time.Duration {
 	next := s.Next(now)
-	return s.Next(next).Sub(next), nil
+	return s.Next(next).Sub(next)
 }
