@@ -25,6 +25,9 @@ func gpu(node, index string, v analyzer.Verdict) analyzer.GPUReport {
 		// Judged with profiling metrics, as deletion requires by default.
 		Profiling: true,
 	}
+	if v == analyzer.Miner {
+		g.Strength = analyzer.StrengthStrong
+	}
 	mean, sd := 99.1, 0.4
 	if v != analyzer.Miner {
 		mean, sd = 60, 25
@@ -45,7 +48,13 @@ func gpu(node, index string, v analyzer.Verdict) analyzer.GPUReport {
 
 // withoutProfiling marks a GPU as judged without dcgm profiling metrics.
 func withoutProfiling(g analyzer.GPUReport) analyzer.GPUReport {
-	g.Profiling = false
+	g.Profiling, g.Strength = false, analyzer.StrengthUtilizationOnly
+	return g
+}
+
+// withStrength grades a miner GPU's evidence.
+func withStrength(g analyzer.GPUReport, s analyzer.Strength) analyzer.GPUReport {
+	g.Strength = s
 	return g
 }
 

@@ -36,6 +36,13 @@ const (
 	// which flat large-model training also shows.
 	ReasonNoProfiling = "judged on utilization alone (no profiling metrics), which flat training also shows; " +
 		"set actions.deleteWithoutProfiling to delete on it"
+	// ReasonUngraded: a miner verdict without an evidence strength (a
+	// producer that does not grade it) is never deleted.
+	ReasonUngraded = "evidence strength not graded"
+	// ReasonPartialEvidence: the miner evidence saw some math pipes idle,
+	// not every pipe FP32/FP64 work would use.
+	ReasonPartialEvidence = "evidence partial (not every math pipe exported, or one neither idle nor busy), which FP32/FP64 work can also show; " +
+		"enable the missing counters (miner-detector signals) or set actions.deleteOnPartialEvidence"
 	// ReasonAlreadyDeleted: the pod was deleted and the window still holds
 	// its samples.
 	ReasonAlreadyDeleted = "already deleted; the window still holds its samples"
@@ -223,7 +230,7 @@ func resolved(pods []analyzer.PodReport, prev, next State) []Step {
 // its deletion evidence, and the reason; a deletion (or, in dry-run, a
 // deletion that enforce would make) counts against the cap.
 func decideDeletion(r analyzer.PodReport, strikes int, p Policy, deletions *int) (StepKind, string, string) {
-	node, whyNot := deletionEvidence(r, p.DeleteWithoutProfiling)
+	node, whyNot := deletionEvidence(r, p)
 	if node == "" {
 		node = r.Node
 	}
@@ -254,19 +261,22 @@ func with(s Step, kind StepKind, reason string) Step {
 }
 
 // deletionEvidence returns the node of the pod's deletion evidence: GPUs
-// judged miner that no other pod used at the same time, with profiling
-// metrics (unless withoutProfiling). When there is none, or it spans several
-// nodes (the name was reused by a pod elsewhere), it returns why the pod
-// must not be deleted.
-func deletionEvidence(r analyzer.PodReport, withoutProfiling bool) (node, whyNot string) {
+// judged miner that no other pod used at the same time, on evidence strong
+// enough for the policy (strong always; partial and utilization-only when
+// the operator opted in). When there is none, or it spans several nodes (the
+// name was reused by a pod elsewhere), it returns why the pod must not be
+// deleted.
+func deletionEvidence(r analyzer.PodReport, p Policy) (node, whyNot string) {
 	var nodes []string
-	unprofiled := false
+	weakest := ""
 	for _, g := range r.GPUs {
 		if g.Verdict != analyzer.Miner || g.Shared {
 			continue
 		}
-		if !g.Profiling && !withoutProfiling {
-			unprofiled = true
+		if why := p.tooWeak(g.Strength); why != "" {
+			if weakest == "" || why == ReasonNoProfiling {
+				weakest = why
+			}
 			continue
 		}
 		if !slices.Contains(nodes, g.Node) {
@@ -275,8 +285,8 @@ func deletionEvidence(r analyzer.PodReport, withoutProfiling bool) (node, whyNot
 	}
 	switch len(nodes) {
 	case 0:
-		if unprofiled {
-			return "", ReasonNoProfiling
+		if weakest != "" {
+			return "", weakest
 		}
 		return "", ReasonSharedOnly
 	case 1:
@@ -285,6 +295,26 @@ func deletionEvidence(r analyzer.PodReport, withoutProfiling bool) (node, whyNot
 		slices.Sort(nodes)
 		return "", "miner evidence on several nodes (" + strings.Join(nodes, ", ") + "): pod name reused?"
 	}
+}
+
+// tooWeak says why evidence of strength s may not delete under the policy;
+// empty when it may. Evidence the analyzer did not grade never deletes.
+func (p Policy) tooWeak(s analyzer.Strength) string {
+	switch s {
+	case analyzer.StrengthStrong:
+		return ""
+	case analyzer.StrengthPartial:
+		if p.DeleteOnPartialEvidence {
+			return ""
+		}
+		return ReasonPartialEvidence
+	case analyzer.StrengthUtilizationOnly:
+		if p.DeleteWithoutProfiling {
+			return ""
+		}
+		return ReasonNoProfiling
+	}
+	return ReasonUngraded
 }
 
 // sortedUnique orders reports by namespace/pod; of duplicates, the most

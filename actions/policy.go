@@ -30,6 +30,11 @@ type Policy struct {
 	// training looks the same on utilization alone. Findings are recorded and
 	// notified either way.
 	DeleteWithoutProfiling bool `json:"deleteWithoutProfiling"`
+	// DeleteOnPartialEvidence allows deleting on partial evidence: math
+	// pipes seen idle, but not every pipe FP32/FP64 work would use (the GPU
+	// Operator's default counters export the tensor pipe only). Off by
+	// default: FP32 HPC looks the same on the tensor pipe alone.
+	DeleteOnPartialEvidence bool `json:"deleteOnPartialEvidence"`
 	// Silences, when set (alertmanagerSilences.suppressEnforcement), are this
 	// cycle's active Alertmanager silences: a pod they silence is not deleted.
 	// Set by the cycle, never from configuration.

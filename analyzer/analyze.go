@@ -250,7 +250,9 @@ func judgeGPU(g *group, expected int64, cfg Config) GPUReport {
 	r.Signals = g.profile(expected)
 	// Signals thinner than the coverage guard are shown, never judged on.
 	judged := r.Signals.covered(cfg.MinCoverage)
-	r.Profiling = judged.has(SignalSM) && len(judged) > 1
+	v := judged.roles()
+	r.Profiling = len(v.pipes) > 0
+	r.SignalsUsed, r.SignalsAbsent = v.used(), v.absent()
 	if r.Count == 0 || r.Coverage < cfg.MinCoverage {
 		r.Rule = cfg.FlatHighUtil.Name()
 		r.Verdict = InsufficientData
@@ -273,28 +275,45 @@ func judgeGPU(g *group, expected int64, cfg Config) GPUReport {
 	}
 	flat, flatReason := cfg.FlatHighUtil.Judge(r.Stats)
 	r.Verdict, r.Rule, r.Reason = flat, cfg.FlatHighUtil.Name(), flatReason
-	if !r.Profiling {
-		if len(r.Signals) > len(judged) {
-			r.Reason += fmt.Sprintf("; profiling metrics below coverage %.2f: utilization rule only", cfg.MinCoverage)
-		} else {
-			r.Reason += "; profiling metrics absent: utilization rule only"
-		}
-		return r
-	}
-	if flat == Miner {
+	switch {
+	case flat == Miner:
+		// Any covered pipe busy spares the GPU: tensor alone is enough.
 		if spare, applies, why := cfg.TrainingVeto.Judge(judged); applies && spare {
 			r.Verdict, r.Rule, r.Reason = Benign, cfg.TrainingVeto.Name(), flatReason+", but "+why
+			return r
 		} else if applies {
 			r.Reason += "; " + why
 		}
+	case !r.Profiling:
+		r.Reason += "; " + utilizationOnly(r.Signals, cfg.MinCoverage)
 		return r
-	}
-	if miner, applies, why := cfg.ComputeSignature.Judge(judged); applies && miner {
+	default:
+		miner, applies, why := cfg.ComputeSignature.Judge(judged)
+		if !applies || !miner {
+			r.Reason += "; " + cfg.ComputeSignature.Name() + ": " + why
+			return r
+		}
 		r.Verdict, r.Rule, r.Reason = Miner, cfg.ComputeSignature.Name(), why
-	} else {
-		r.Reason += "; " + cfg.ComputeSignature.Name() + ": " + why
 	}
+	r.Strength, r.StrengthReason = v.strength(cfg.ComputeSignature.PipeActiveBelow)
+	if r.Strength == StrengthUtilizationOnly {
+		r.StrengthReason = utilizationOnly(r.Signals, cfg.MinCoverage) + ", which flat training also shows"
+	}
+	r.Reason += "; evidence " + string(r.Strength) + ": " + r.StrengthReason
 	return r
+}
+
+// utilizationOnly says why no math pipe could judge a GPU: none exported,
+// or too thin to judge with.
+func utilizationOnly(all Profile, minCoverage float64) string {
+	switch {
+	case len(all) == 0:
+		return "profiling metrics absent: utilization rule only"
+	case all.hasAny(pipeSignals):
+		return fmt.Sprintf("profiling metrics below coverage %.2f: utilization rule only", minCoverage)
+	default:
+		return "no math pipe exported: utilization rule only"
+	}
 }
 
 // profile merges every profiling signal the group has, each over the same
@@ -306,7 +325,7 @@ func (g *group) profile(expected int64) Profile {
 			continue
 		}
 		lo, hi := sig.ValidRange()
-		st := mergeChunks(g.inOrder(sig), lo, hi, 1, false)
+		st := mergeChunks(g.inOrder(sig), lo, hi, sig.Scale(), false)
 		if st.Count == 0 {
 			continue
 		}
@@ -338,6 +357,11 @@ func podReport(key PodKey, gpus []GPUReport, rep Report, cfg Config) PodReport {
 			MinCoverage: cfg.MinCoverage,
 		},
 		Profiling:            worst.Profiling,
+		Strength:             worst.Strength,
+		StrengthReason:       worst.StrengthReason,
+		Enforceable:          worst.Verdict == Miner && worst.Strength.Enforceable(),
+		SignalsUsed:          append([]Signal{}, worst.SignalsUsed...),
+		SignalsAbsent:        append([]Signal{}, worst.SignalsAbsent...),
 		Reason:               fmt.Sprintf("gpu %s (%s) on %s: %s", worst.Index, worst.UUID, worst.Node, worst.Reason),
 		WindowSecs:           rep.Window.Seconds(),
 		WindowEnd:            rep.End,
@@ -345,8 +369,10 @@ func podReport(key PodKey, gpus []GPUReport, rep Report, cfg Config) PodReport {
 		ScrapeIntervalSource: rep.ScrapeIntervalSource,
 		ChunkSecs:            rep.Chunk.Seconds(),
 	}
-	if worst.Profiling {
+	if len(worst.Signals) > 0 {
 		p.Evidence.Signals = worst.Signals
+	}
+	if worst.Profiling {
 		switch worst.Rule {
 		case cfg.TrainingVeto.Name():
 			p.Evidence.TrainingVeto = &cfg.TrainingVeto

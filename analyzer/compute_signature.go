@@ -10,8 +10,9 @@ import (
 // or DRAM held steady, idle math pipes (hashing runs integer instructions),
 // and almost no PCIe/NVLink traffic once the work is on the GPU. Training
 // and inference keep pipes busy and move data. It is stricter than the
-// utilization rule: every threshold must hold, on every signal it needs,
-// with its own coverage guard.
+// utilization rule: every threshold must hold, on the signals each role has,
+// with its own coverage guard. PipeActiveBelow is also the bar under which a
+// pipe counts as idle when grading any miner verdict's strength.
 type ComputeSignature struct {
 	// BusyAbove: the mean of the busier of SM activity and DRAM activity
 	// (0..1) must exceed it. DRAM covers memory-hard algorithms, whose SMs
@@ -32,24 +33,27 @@ type ComputeSignature struct {
 // Name is the rule's name in evidence, logs and metrics.
 func (ComputeSignature) Name() string { return "compute_signature" }
 
-// needed are the signals the rule cannot judge without.
-var computeSignatureNeeds = []Signal{SignalSM, SignalDRAM, SignalTensor, SignalFP32, SignalPCIeTx, SignalPCIeRx}
-
-// Judge applies the rule; applies is false when a needed signal is missing
-// or thin.
+// Judge applies the rule to the signals each role has (see Role): activity
+// (SM_ACTIVE or GR_ENGINE_ACTIVE) or memory (DRAM_ACTIVE or MEM_COPY_UTIL),
+// whichever is busier; the covered math pipes; the covered interconnect.
+// Only signals covering MinCoverage of the window count; applies is false
+// when a role it needs has none.
 func (r ComputeSignature) Judge(p Profile) (miner bool, applies bool, reason string) {
-	for _, s := range computeSignatureNeeds {
-		st, ok := p[s]
-		if !ok || st.Coverage < r.MinCoverage {
-			return false, false, fmt.Sprintf("%s missing or below coverage %.2f", s, r.MinCoverage)
-		}
+	v := p.covered(r.MinCoverage).roles()
+	switch {
+	case v.activitySig == "" && v.memorySig == "":
+		return false, false, fmt.Sprintf("no activity or memory signal covering %.2f of the window", r.MinCoverage)
+	case len(v.pipes) == 0:
+		return false, false, fmt.Sprintf("no math pipe signal covering %.2f of the window", r.MinCoverage)
+	case len(v.interconnectSigs) == 0:
+		return false, false, fmt.Sprintf("no interconnect signal covering %.2f of the window", r.MinCoverage)
 	}
-	busy, busyName := p[SignalSM], SignalSM
-	if d := p[SignalDRAM]; d.Mean > busy.Mean {
-		busy, busyName = d, SignalDRAM
+	busy, busyName := v.activity, v.activitySig
+	if v.memorySig != "" && (busyName == "" || v.memory.Mean > busy.Mean) {
+		busy, busyName = v.memory, v.memorySig
 	}
-	pipe, pipeName, _ := p.pipe()
-	link := p.mean(SignalPCIeTx) + p.mean(SignalPCIeRx) + p.mean(SignalNVLinkTx) + p.mean(SignalNVLinkRx)
+	pipe, pipeName, _ := v.busiestPipe()
+	link := v.interconnect
 	numbers := fmt.Sprintf("%s mean %.3f stddev %.3f, %s mean %.4f, interconnect %s/s",
 		busyName, busy.Mean, busy.StdDev, pipeName, pipe, humanBytes(link))
 	switch {

@@ -19,7 +19,7 @@ func throttledMiner() Profile {
 }
 
 func TestComputeSignature(t *testing.T) {
-	rule := DefaultConfig().ComputeSignature // busy > 0.5, stddev < 0.1, pipes < 0.02, link < 1 MB/s, coverage 0.9
+	rule := DefaultConfig().ComputeSignature // busy > 0.5, stddev < 0.1, pipes < 0.02, link < 50 MB/s, coverage 0.9
 	set := func(s Signal, mean, sd float64) func(Profile) {
 		return func(p Profile) {
 			st := p[s]
@@ -64,25 +64,39 @@ func TestComputeSignature(t *testing.T) {
 		{"an optional FP16 pipe in use counts", []func(Profile){set(SignalFP16, 0.3, 0)}, false, true, []string{"fp16_active mean 0.3000"}},
 		{"an optional FP64 pipe in use counts", []func(Profile){set(SignalFP64, 0.05, 0)}, false, true, []string{"fp64_active"}},
 		// interconnect
-		{"PCIe exactly 1 MB/s moves data (strict)", []func(Profile){set(SignalPCIeTx, 600_000, 0), set(SignalPCIeRx, 400_000, 0)}, false, true,
-			[]string{"moves data (>= 1 MB/s)", "interconnect 1 MB/s"}},
-		{"PCIe just below 1 MB/s", []func(Profile){set(SignalPCIeTx, 599_999, 0), set(SignalPCIeRx, 400_000, 0)}, true, true, nil},
-		{"NVLink transmit counts in interconnect", []func(Profile){set(SignalNVLinkTx, 2e6, 0)}, false, true,
-			[]string{"moves data", "interconnect 2 MB/s"}},
-		{"NVLink receive counts in interconnect", []func(Profile){set(SignalNVLinkRx, 995_000, 0)}, false, true,
+		{"PCIe exactly 50 MB/s moves data (strict)", []func(Profile){set(SignalPCIeTx, 30e6, 0), set(SignalPCIeRx, 20e6, 0)}, false, true,
+			[]string{"moves data (>= 50 MB/s)", "interconnect 50 MB/s"}},
+		{"PCIe just below 50 MB/s", []func(Profile){set(SignalPCIeTx, 29_999_999, 0), set(SignalPCIeRx, 20e6, 0)}, true, true, nil},
+		{"NVLink transmit counts in interconnect", []func(Profile){set(SignalNVLinkTx, 2e9, 0)}, false, true,
+			[]string{"moves data", "interconnect 2 GB/s"}},
+		{"NVLink receive counts in interconnect", []func(Profile){set(SignalNVLinkRx, 49_995_000, 0)}, false, true,
 			[]string{"moves data"}},
 		{"idle NVLink links do not clear a miner", []func(Profile){set(SignalNVLinkTx, 0, 0), set(SignalNVLinkRx, 0, 0)}, true, true, nil},
-		// needed signals
-		{"SM missing", []func(Profile){drop(SignalSM)}, false, false, []string{"sm_active missing"}},
-		{"DRAM missing", []func(Profile){drop(SignalDRAM)}, false, false, []string{"dram_active missing"}},
-		{"tensor pipe missing", []func(Profile){drop(SignalTensor)}, false, false, []string{"tensor_active missing"}},
-		{"FP32 pipe missing", []func(Profile){drop(SignalFP32)}, false, false, []string{"fp32_active missing"}},
-		{"PCIe transmit missing", []func(Profile){drop(SignalPCIeTx)}, false, false, []string{"pcie_tx_bytes missing"}},
-		{"PCIe receive missing", []func(Profile){drop(SignalPCIeRx)}, false, false, []string{"pcie_rx_bytes missing"}},
-		{"no profiling at all", []func(Profile){func(p Profile) { clear(p) }}, false, false, []string{"missing"}},
+		// roles: each taken from the signals that are there
+		{"SM missing: the graphics engine stands in for activity", []func(Profile){drop(SignalSM), set(SignalGREngine, 0.8, 0.01)}, true, true,
+			[]string{"gr_engine_active mean 0.800"}},
+		{"SM missing and DRAM not busy: not busy", []func(Profile){drop(SignalSM)}, false, true, []string{"dram_active mean 0.300", "not busy"}},
+		{"no activity, no memory signal", []func(Profile){drop(SignalSM), drop(SignalDRAM)}, false, false, []string{"no activity or memory signal"}},
+		{"DRAM missing: activity alone decides", []func(Profile){drop(SignalDRAM)}, true, true, []string{"sm_active mean 0.800"}},
+		{"DRAM missing: memory copy utilization (percent) stands in", []func(Profile){drop(SignalSM), drop(SignalDRAM), set(SignalMemCopy, 0.9, 0.01)}, true, true,
+			[]string{"mem_copy_util mean 0.900"}},
+		{"tensor pipe missing: the covered FP32 pipe judges", []func(Profile){drop(SignalTensor)}, true, true, []string{"fp32_active mean 0.0010"}},
+		{"FP32 pipe missing: the tensor pipe judges", []func(Profile){drop(SignalFP32)}, true, true, []string{"tensor_active mean 0.0010"}},
+		{"no pipe at all", []func(Profile){drop(SignalTensor), drop(SignalFP32)}, false, false, []string{"no math pipe signal"}},
+		{"PCIe transmit missing: receive alone is enough", []func(Profile){drop(SignalPCIeTx)}, true, true, []string{"interconnect 2 kB/s"}},
+		{"PCIe receive missing: transmit alone is enough", []func(Profile){drop(SignalPCIeRx)}, true, true, []string{"interconnect 3 kB/s"}},
+		{"PCIe receive alone shows traffic", []func(Profile){drop(SignalPCIeTx), set(SignalPCIeRx, 60e6, 0)}, false, true, []string{"moves data"}},
+		{"no PROF interconnect: the DEV PCIe throughput stands in", []func(Profile){drop(SignalPCIeTx), drop(SignalPCIeRx), set(SignalPCIeRxKB, 4000, 0)}, true, true,
+			[]string{"interconnect 4 kB/s"}},
+		{"no PROF interconnect: DEV NVLink bandwidth shows traffic", []func(Profile){drop(SignalPCIeTx), drop(SignalPCIeRx), set(SignalNVLinkTotal, 3e9, 0)}, false, true,
+			[]string{"moves data", "interconnect 3 GB/s"}},
+		{"PROF interconnect is preferred over DEV throughput", []func(Profile){set(SignalPCIeRxKB, 9e9, 0)}, true, true, []string{"interconnect 5 kB/s"}},
+		{"no interconnect signal", []func(Profile){drop(SignalPCIeTx), drop(SignalPCIeRx)}, false, false, []string{"no interconnect signal"}},
+		{"no profiling at all", []func(Profile){func(p Profile) { clear(p) }}, false, false, []string{"no activity or memory signal"}},
 		// coverage
-		{"SM coverage below 0.9 cannot judge", []func(Profile){cover(SignalSM, 0.89)}, false, false, []string{"sm_active", "coverage 0.90"}},
-		{"PCIe receive coverage below 0.9 cannot judge", []func(Profile){cover(SignalPCIeRx, 0.5)}, false, false, []string{"pcie_rx_bytes"}},
+		{"SM coverage below 0.9: not judged on it (DRAM 0.3 is not busy)", []func(Profile){cover(SignalSM, 0.89)}, false, true, []string{"dram_active", "not busy"}},
+		{"every pipe below coverage 0.9 cannot judge", []func(Profile){cover(SignalTensor, 0.89), cover(SignalFP32, 0.5)}, false, false, []string{"covering 0.90"}},
+		{"interconnect below coverage 0.9 cannot judge", []func(Profile){cover(SignalPCIeRx, 0.5), cover(SignalPCIeTx, 0.5)}, false, false, []string{"interconnect"}},
 		{"coverage exactly 0.9 is enough", []func(Profile){cover(SignalSM, 0.9), cover(SignalTensor, 0.9)}, true, true, nil},
 	}
 	for _, c := range cases {
@@ -109,7 +123,7 @@ func TestComputeSignature(t *testing.T) {
 
 func TestComputeSignatureMinerReasonCarriesThresholds(t *testing.T) {
 	_, _, reason := DefaultConfig().ComputeSignature.Judge(throttledMiner())
-	for _, want := range []string{"busy 0.800 > 0.5", "stddev < 0.1", "pipes < 0.02", "interconnect < 1 MB/s"} {
+	for _, want := range []string{"busy 0.800 > 0.5", "stddev < 0.1", "pipes < 0.02", "interconnect < 50 MB/s"} {
 		if !strings.Contains(reason, want) {
 			t.Errorf("miner reason %q does not carry %q", reason, want)
 		}

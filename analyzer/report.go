@@ -59,8 +59,16 @@ type GPUReport struct {
 	// Profiling says whether dcgm's profiling metrics were there to judge
 	// with; without them only the utilization rule applies.
 	Profiling bool
-	// Signals are the profiling signals' numbers over the window.
+	// Signals are the profiling signals' numbers over the window, in the
+	// units their role is judged in (ratios; bytes per second).
 	Signals Profile
+	// SignalsUsed are the covered signals the roles were read from;
+	// SignalsAbsent the preferred ones that were not there.
+	SignalsUsed, SignalsAbsent []Signal
+	// Strength grades a miner verdict's evidence (empty otherwise), and
+	// StrengthReason says why.
+	Strength       Strength
+	StrengthReason string
 	// Shared is set when other pods used this GPU at the same time
 	// (time-slicing); SharedWith names them.
 	Shared     bool
@@ -78,9 +86,19 @@ type Evidence struct {
 	ScrapeIntervalSecs   float64   `json:"scrape_interval_seconds"`
 	ScrapeIntervalSource string    `json:"scrape_interval_source"`
 	ChunkSecs            float64   `json:"chunk_seconds"`
-	// Profiling says whether the deciding GPU had dcgm's profiling metrics;
-	// "false" means only the utilization rule could judge it.
+	// Profiling says whether the deciding GPU had a math pipe signal
+	// covered; "false" means only the utilization rule could judge it.
 	Profiling bool `json:"profiling"`
+	// Strength grades a miner verdict's evidence: strong, corroborated
+	// (both enforceable), partial or utilization_only (never deleted by
+	// default); Enforceable says whether it may lead to a deletion.
+	Strength       Strength `json:"strength,omitempty"`
+	StrengthReason string   `json:"strength_reason,omitempty"`
+	Enforceable    bool     `json:"enforceable"`
+	// SignalsUsed are the deciding GPU's covered signals, by role;
+	// SignalsAbsent the preferred signals that were not exported.
+	SignalsUsed   []Signal `json:"signals_used"`
+	SignalsAbsent []Signal `json:"signals_absent"`
 	// Signals are the deciding GPU's profiling numbers.
 	Signals Profile `json:"signals,omitempty"`
 	// The thresholds of the rule beyond utilization that decided, if any.

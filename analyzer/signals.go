@@ -23,12 +23,21 @@ const (
 	SignalNVLinkTx Signal = "nvlink_tx_bytes"  // DCGM_FI_PROF_NVLINK_TX_BYTES, B/s
 	SignalNVLinkRx Signal = "nvlink_rx_bytes"  // DCGM_FI_PROF_NVLINK_RX_BYTES, B/s
 	SignalPower    Signal = "power_watts"      // DCGM_FI_DEV_POWER_USAGE, W
+
+	// The device-level (DEV_*) fields of dcgm-exporter's default counters,
+	// which need no profiling module: the fallbacks for memory and
+	// interconnect when the DCGM_FI_PROF_* fields are not exported.
+	SignalMemCopy     Signal = "mem_copy_util"          // DCGM_FI_DEV_MEM_COPY_UTIL, percent
+	SignalPCIeTxKB    Signal = "pcie_tx_throughput"     // DCGM_FI_DEV_PCIE_TX_THROUGHPUT, KB/s
+	SignalPCIeRxKB    Signal = "pcie_rx_throughput"     // DCGM_FI_DEV_PCIE_RX_THROUGHPUT, KB/s
+	SignalNVLinkTotal Signal = "nvlink_bandwidth_total" // DCGM_FI_DEV_NVLINK_BANDWIDTH_TOTAL, MB/s
 )
 
 // ProfilingSignals are the signals beyond utilization, in evidence order.
 func ProfilingSignals() []Signal {
 	return []Signal{SignalGREngine, SignalSM, SignalTensor, SignalFP64, SignalFP32, SignalFP16, SignalDRAM,
-		SignalPCIeTx, SignalPCIeRx, SignalNVLinkTx, SignalNVLinkRx, SignalPower}
+		SignalPCIeTx, SignalPCIeRx, SignalNVLinkTx, SignalNVLinkRx, SignalPower,
+		SignalMemCopy, SignalPCIeTxKB, SignalPCIeRxKB, SignalNVLinkTotal}
 }
 
 // pipeSignals are the math pipes deep learning keeps busy and hashing does
@@ -42,12 +51,37 @@ func (s Signal) ValidRange() (lo, hi float64) {
 	switch s {
 	case SignalUtil:
 		return 0, 100
-	case SignalPCIeTx, SignalPCIeRx, SignalNVLinkTx, SignalNVLinkRx:
+	case SignalPCIeTx, SignalPCIeRx, SignalNVLinkTx, SignalNVLinkRx, SignalPCIeTxKB, SignalPCIeRxKB, SignalNVLinkTotal:
 		return 0, math.MaxFloat64
+	case SignalMemCopy:
+		return 0, 100
 	case SignalPower:
 		return 0, 10000
 	default:
 		return 0, 1
+	}
+}
+
+// Scale turns the signal's unit into the one its role is judged in: ratios
+// 0..1 for activity and memory, bytes per second for interconnect.
+//
+// The DEV_* throughput fields are listed as counters in dcgm-exporter's CSV
+// files, but DCGM fills them from NVML's instantaneous readings: PCIe
+// throughput in KB/s over a 20 ms sample (NVML nvmlDeviceGetPcieThroughput)
+// and NVLink bandwidth in MB/s (DCGM field 449, as KempnerPulse v0.4.1's
+// release notes found on real hardware). Were one of them a growing counter
+// after all, its mean would be huge and the GPU would look like it moves
+// data: that only ever prevents a miner verdict, never causes one.
+func (s Signal) Scale() float64 {
+	switch s {
+	case SignalMemCopy:
+		return 0.01
+	case SignalPCIeTxKB, SignalPCIeRxKB:
+		return 1e3
+	case SignalNVLinkTotal:
+		return 1e6
+	default:
+		return 1
 	}
 }
 

@@ -53,7 +53,7 @@ func TestBacktestLabelledFleet(t *testing.T) {
 		t.Errorf("recall %v, want 1", res.Recall)
 	}
 	for _, fp := range res.FalsePositives {
-		if fp.Entity.String() != "ml-research/finetune-legacy-0" || !strings.Contains(fp.Reason, "profiling metrics absent") {
+		if fp.Entity.String() != "ml-research/finetune-legacy-0" || !strings.Contains(fp.Reason, "utilization rule only") {
 			t.Errorf("false positive %s at %s: %s %s", fp.Entity, fp.Tick, fp.Rule, fp.Reason)
 		}
 	}

@@ -133,6 +133,9 @@ type Actions struct {
 	// (GPUs without dcgm profiling metrics). Off: such findings are
 	// recorded and notified, not deleted, since flat training looks alike.
 	DeleteWithoutProfiling bool `json:"deleteWithoutProfiling"`
+	// DeleteOnPartialEvidence allows deletion when only some math pipes were
+	// exported (the GPU Operator's default counters).
+	DeleteOnPartialEvidence bool `json:"deleteOnPartialEvidence"`
 	// AlertmanagerSilences lets operators' Alertmanager silences on
 	// GPUMinerDetected also suppress deletion of the silenced pods.
 	AlertmanagerSilences AlertmanagerSilences `json:"alertmanagerSilences"`
@@ -391,7 +394,8 @@ func (c Config) Policy() actions.Policy {
 		ProtectedNamespaces:  c.Actions.ProtectedNamespaces,
 		Exemptions:           c.Actions.Exemptions,
 
-		DeleteWithoutProfiling: c.Actions.DeleteWithoutProfiling,
+		DeleteWithoutProfiling:  c.Actions.DeleteWithoutProfiling,
+		DeleteOnPartialEvidence: c.Actions.DeleteOnPartialEvidence,
 	}
 }
 

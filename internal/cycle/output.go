@@ -66,6 +66,9 @@ type JSONGPU struct {
 	// the utilization rule judged the GPU.
 	Profiling bool             `json:"profiling"`
 	Signals   analyzer.Profile `json:"signals,omitempty"`
+	// Strength grades a miner verdict's evidence (strong, partial,
+	// utilization_only); empty for other verdicts.
+	Strength analyzer.Strength `json:"strength,omitempty"`
 }
 
 // JSONQuery says how the window was read.
@@ -133,7 +136,7 @@ func jsonGPU(g analyzer.GPUReport) JSONGPU {
 		Samples: g.Count, ExpectedSamples: g.ExpectedSamples, Coverage: g.Coverage,
 		Mean: g.Mean, StdDev: g.StdDev(), Min: g.Min, Max: g.Max, BadSamples: g.BadSamples,
 		Verdict: g.Verdict, Rule: g.Rule, Reason: g.Reason, Shared: g.Shared, SharedWith: g.SharedWith,
-		MIGInstance: g.MIGInstance, MIGProfile: g.MIGProfile, Profiling: g.Profiling, Signals: g.Signals,
+		MIGInstance: g.MIGInstance, MIGProfile: g.MIGProfile, Profiling: g.Profiling, Signals: g.Signals, Strength: g.Strength,
 	}
 }
 
