@@ -53,6 +53,7 @@ func Analyze(in Input, cfg Config) Report {
 		return cmp.Or(cmp.Compare(a.Namespace, b.Namespace), cmp.Compare(a.Pod, b.Pod))
 	})
 	sortGPUs(rep.UnattributedGPUs)
+	rep.Inventory = inventory(rep, cfg)
 	return rep
 }
 

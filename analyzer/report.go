@@ -15,6 +15,8 @@ type Report struct {
 	// UnattributedGPUs are GPUs (or stretches of them) with no workload pod:
 	// idle, or used outside any pod. They are never reported as pods.
 	UnattributedGPUs []GPUReport
+	// Inventory is what the window's signals let the detector decide.
+	Inventory Inventory
 }
 
 // PodReport is one pod's verdict with its evidence.

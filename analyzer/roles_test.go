@@ -84,3 +84,47 @@ func TestRoles(t *testing.T) {
 		t.Errorf("absent %v, want %v", got, want)
 	}
 }
+
+// The inventory counts each GPU once, per covered signal, role and rule.
+func TestInventory(t *testing.T) {
+	g0, g1, g2 := gpu("n1", "0"), gpu("n1", "1"), gpu("n1", "2")
+	in := []Series{}
+	in = append(in, gpuSeries(g0, pod("a", "train"), flat(100), trainingProfile)...) // every pipe but FP64
+	in = append(in, gpuSeries(g1, pod("a", "gpu-operator"), flat(100), map[Signal]float64{
+		SignalGREngine: 1, SignalTensor: 0, SignalDRAM: 0.2, SignalPCIeRx: 1e6})...)
+	in = append(in, gpuSeries(g2, pod("a", "old"), flat(50), nil)...)
+	in = append(in, gpuSeries(g2, pod("b", "sharer"), flat(50), nil)...) // same GPU, second pod
+	rep := Analyze(Input{End: testEnd, Window: profWindow, Chunk: profChunk, Series: in}, profConfig())
+	inv := rep.Inventory
+	if inv.GPUs != 3 {
+		t.Fatalf("%d GPUs, want 3 (a time-sliced GPU counts once)", inv.GPUs)
+	}
+	for sig, want := range map[Signal]int{SignalTensor: 2, SignalSM: 1, SignalGREngine: 1, SignalFP32: 1, SignalFP64: 0} {
+		if inv.Signals[sig] != want {
+			t.Errorf("%s on %d GPUs, want %d", sig, inv.Signals[sig], want)
+		}
+	}
+	for role, want := range map[Role]int{RoleActivity: 2, RolePipes: 2, RoleMemory: 2, RoleInterconnect: 2} {
+		if inv.Roles[role] != want {
+			t.Errorf("role %s on %d GPUs, want %d", role, inv.Roles[role], want)
+		}
+	}
+	for rule, want := range map[string]int{"flat_high_util": 3, "training_veto": 2, "compute_signature": 2} {
+		if inv.Rules[rule] != want {
+			t.Errorf("rule %s can judge %d GPUs, want %d", rule, inv.Rules[rule], want)
+		}
+	}
+	if inv.StrongEvidence != 0 {
+		t.Errorf("strong evidence possible on %d GPUs, want 0 (no FP64 anywhere)", inv.StrongEvidence)
+	}
+	if got := inv.Missing(); len(got) == 0 || got[0] != SignalFP32 || !slices.Contains(got, SignalFP64) {
+		t.Errorf("missing %v: want fp32_active first, and fp64_active", got)
+	}
+	full := Inventory{GPUs: 1, Signals: map[Signal]int{}}
+	for _, s := range ProfilingSignals() {
+		full.Signals[s] = 1
+	}
+	if got := full.Missing(); len(got) != 0 {
+		t.Errorf("every signal exported, yet missing %v", got)
+	}
+}

@@ -45,8 +45,12 @@ type Config struct {
 	ModelLabel string `json:"modelLabel"`
 	// ExporterPods matches the pod label of dcgm-exporter itself: an idle GPU
 	// carries the exporter's own pod as its target label, and that is no
-	// workload.
+	// workload. It applies only in ExporterNamespaces: a tenant's pod named
+	// like the exporter elsewhere is judged like any other.
 	ExporterPods string `json:"exporterPods"`
+	// ExporterNamespaces are where dcgm-exporter runs (the GPU Operator's,
+	// or the standalone chart's namespace).
+	ExporterNamespaces []string `json:"exporterNamespaces"`
 	// Selector is an optional extra PromQL selector, e.g. {cluster="prod"}.
 	Selector string `json:"selector"`
 	// Namespaces, when set, keeps only these workload namespaces;
@@ -82,19 +86,22 @@ type Config struct {
 // names.
 func DefaultConfig() Config {
 	return Config{
-		Metric:            "DCGM_FI_DEV_GPU_UTIL",
-		NodeLabel:         "Hostname",
-		GPULabel:          "gpu",
-		UUIDLabel:         "UUID",
-		ModelLabel:        "modelName",
-		ExporterPods:      `^(nvidia-)?dcgm-exporter`,
-		MaxSamples:        50_000_000,
-		MinScrapeInterval: time.Second,
-		RangeSemantics:    SemanticsAuto,
-		MaxRereads:        200,
-		Profiling:         DefaultProfilingMetrics(),
-		MIGInstanceLabel:  "GPU_I_ID",
-		MIGProfileLabel:   "GPU_I_PROFILE",
+		Metric:       "DCGM_FI_DEV_GPU_UTIL",
+		NodeLabel:    "Hostname",
+		GPULabel:     "gpu",
+		UUIDLabel:    "UUID",
+		ModelLabel:   "modelName",
+		ExporterPods: `^(nvidia-)?dcgm-exporter`,
+		// The GPU Operator's namespaces (upstream Helm, OpenShift) and the
+		// usual ones for the standalone dcgm-exporter chart.
+		ExporterNamespaces: []string{"gpu-operator", "nvidia-gpu-operator", "gpu-operator-resources", "dcgm-exporter", "monitoring", "kube-system"},
+		MaxSamples:         50_000_000,
+		MinScrapeInterval:  time.Second,
+		RangeSemantics:     SemanticsAuto,
+		MaxRereads:         200,
+		Profiling:          DefaultProfilingMetrics(),
+		MIGInstanceLabel:   "GPU_I_ID",
+		MIGProfileLabel:    "GPU_I_PROFILE",
 	}
 }
 
@@ -114,6 +121,12 @@ func DefaultProfilingMetrics() map[analyzer.Signal]string {
 		analyzer.SignalNVLinkTx: "DCGM_FI_PROF_NVLINK_TX_BYTES",
 		analyzer.SignalNVLinkRx: "DCGM_FI_PROF_NVLINK_RX_BYTES",
 		analyzer.SignalPower:    "DCGM_FI_DEV_POWER_USAGE",
+		// Device-level fields of the exporter's default-counters.csv: the
+		// fallbacks for memory and interconnect without profiling.
+		analyzer.SignalMemCopy:     "DCGM_FI_DEV_MEM_COPY_UTIL",
+		analyzer.SignalPCIeTxKB:    "DCGM_FI_DEV_PCIE_TX_THROUGHPUT",
+		analyzer.SignalPCIeRxKB:    "DCGM_FI_DEV_PCIE_RX_THROUGHPUT",
+		analyzer.SignalNVLinkTotal: "DCGM_FI_DEV_NVLINK_BANDWIDTH_TOTAL",
 	}
 }
 

@@ -43,10 +43,17 @@ func (a attribution) workload(m model.Metric) analyzer.Workload {
 	if get("exported_pod") != "" {
 		return analyzer.Workload{Namespace: get("exported_namespace"), Pod: get("exported_pod"), Container: get("exported_container")}
 	}
-	if pod := get("pod"); pod != "" && !a.exporter.MatchString(pod) {
+	if pod := get("pod"); pod != "" && !a.isExporter(get("namespace"), pod) {
 		return analyzer.Workload{Namespace: get("namespace"), Pod: pod, Container: get("container")}
 	}
 	return analyzer.Workload{}
+}
+
+// isExporter reports whether namespace/pod is dcgm-exporter itself: named
+// like it, in a namespace where it runs. A tenant cannot evade judgement by
+// naming its pod like the exporter.
+func (a attribution) isExporter(namespace, pod string) bool {
+	return a.exporter.MatchString(pod) && slices.Contains(a.cfg.ExporterNamespaces, namespace)
 }
 
 // wanted applies the namespace filters. Unattributed GPUs are always kept:

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/miner-detector/miner-detector/analyzer"
@@ -26,7 +27,8 @@ func backtestCommand(ctx context.Context, args []string, stdout, stderr io.Write
 	every := c.fs.String("every", "30m", "time between window ends")
 	labelsPath := c.fs.String("labels", "", "labels file: which pods and GPUs were miners, and when (required unless --demo)")
 	output := c.fs.String("output", "table", "table or json")
-	demo := c.fs.Bool("demo", false, "replay the embedded labelled fleet (6 hours, every metric) instead of a Prometheus")
+	demo := c.fs.Bool("demo", false, "replay the embedded labelled fleet (6 hours) instead of a Prometheus")
+	counterSet := c.fs.String("counters", fleet.AllDCPCounters.Name, "with --demo: the dcgm-exporter counter set the fleet exports: "+counterSetNames())
 	cfg, err := c.load(args)
 	if err != nil {
 		return err
@@ -58,7 +60,11 @@ func backtestCommand(ctx context.Context, args []string, stdout, stderr io.Write
 				return &configError{fmt.Errorf("--from: %w", err)}
 			}
 		}
-		prom, lbl, err := labelledFleet(start.Add(-cfg.Window.D()), end)
+		set, ok := counterSetNamed(*counterSet)
+		if !ok {
+			return &configError{fmt.Errorf("--counters: must be one of %s, got %q", counterSetNames(), *counterSet)}
+		}
+		prom, lbl, err := labelledFleet(start.Add(-cfg.Window.D()), end, set)
 		if err != nil {
 			return err
 		}
@@ -116,19 +122,37 @@ func judge(cyc *cycle.Cycle) backtest.Judge {
 
 // labelledFleet loads fleet.LabelledFleet, every metric, from..to into an
 // embedded Prometheus and returns it with the fleet's ground truth.
-func labelledFleet(from, to time.Time) (*embedded.Prometheus, backtest.Labels, error) {
+func labelledFleet(from, to time.Time, set fleet.CounterSet) (*embedded.Prometheus, backtest.Labels, error) {
 	prom, err := embedded.OpenTemp()
 	if err != nil {
 		return nil, backtest.Labels{}, fmt.Errorf("embedded prometheus: %w", err)
 	}
 	pods := fleet.LabelledFleet(to)
-	for _, s := range fleet.FleetSeries(pods, fleet.Honor, from, to, fleet.Scrape{Metrics: fleet.AllMetrics()}) {
+	for _, s := range fleet.FleetSeries(pods, fleet.Honor, from, to, fleet.Scrape{Metrics: set.Metrics}) {
 		if err := prom.Append(s.Labels, s.Times, s.Values); err != nil {
 			prom.Close()
 			return nil, backtest.Labels{}, fmt.Errorf("load labelled fleet: %w", err)
 		}
 	}
 	return prom, fleetLabels(pods), nil
+}
+
+// counterSetNamed finds a counter set by name.
+func counterSetNamed(name string) (fleet.CounterSet, bool) {
+	for _, s := range fleet.CounterSets() {
+		if s.Name == name {
+			return s, true
+		}
+	}
+	return fleet.CounterSet{}, false
+}
+
+func counterSetNames() string {
+	var names []string
+	for _, s := range fleet.CounterSets() {
+		names = append(names, s.Name)
+	}
+	return strings.Join(names, ", ")
 }
 
 // fleetLabels is the labelled fleet's ground truth as a labels file.

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"math"
 	"strings"
 	"testing"
 
@@ -81,4 +82,58 @@ func TestBacktestFlags(t *testing.T) {
 			t.Errorf("%v: err %v (exit %d), want a configuration error", args, err, exitCode(err))
 		}
 	}
+}
+
+// The labelled fleet replayed on each counter set clusters really run: what
+// each set lets the detector find (precision, recall) and delete (TPs on
+// strong evidence), and never a deletable false positive.
+func TestBacktestPerCounterSet(t *testing.T) {
+	cases := []struct {
+		set                 string
+		precision, recall   float64
+		deletableTP, missed int
+	}{
+		// The GPU Operator's counters find every miner, and spare flat
+		// training by its tensor pipe; no evidence is strong enough to delete.
+		{"gpu-operator", 0.895, 1, 0, 0},
+		// The exporter's defaults see utilization only: flat training is a
+		// false positive, throttled miners go unseen.
+		{"exporter-default", 0.602, 0.532, 0, 4},
+		{"all-dcp", 0.895, 1, 85, 0}, // the rest: GPUs whose exporter has no profiling module
+		{"utilization-only", 0.602, 0.532, 0, 4},
+	}
+	for _, c := range cases {
+		t.Run(c.set, func(t *testing.T) {
+			var out, errs bytes.Buffer
+			args := []string{"backtest", "--demo", "--counters", c.set, "--to", "2026-11-25T00:00:00Z", "--output", "json", "--log-level", "error"}
+			if err := run(context.Background(), args, &out, &errs); err != nil {
+				t.Fatalf("backtest: %v\n%s", err, errs.String())
+			}
+			var res backtest.Result
+			if err := json.Unmarshal(out.Bytes(), &res); err != nil {
+				t.Fatalf("decode %v:\n%s", err, out.String())
+			}
+			if res.Precision == nil || res.Recall == nil || math.Abs(*res.Precision-c.precision) > 5e-4 || math.Abs(*res.Recall-c.recall) > 5e-4 {
+				t.Errorf("precision %v recall %v, want %.3f and %.3f", deref(res.Precision), deref(res.Recall), c.precision, c.recall)
+			}
+			if res.Counts.DeletableTP != c.deletableTP || len(res.Missed) != c.missed {
+				t.Errorf("deletable TP %d, missed %d; want %d and %d", res.Counts.DeletableTP, len(res.Missed), c.deletableTP, c.missed)
+			}
+			if res.DeletableFalsePositives != 0 {
+				t.Errorf("%d false positives on strong evidence: enforce mode would delete them", res.DeletableFalsePositives)
+			}
+		})
+	}
+	var errs bytes.Buffer
+	err := run(context.Background(), []string{"backtest", "--demo", "--counters", "everything"}, new(bytes.Buffer), &errs)
+	if err == nil || !strings.Contains(err.Error(), "--counters") {
+		t.Errorf("an unknown counter set: %v, want an error naming --counters", err)
+	}
+}
+
+func deref(p *float64) float64 {
+	if p == nil {
+		return math.NaN()
+	}
+	return *p
 }

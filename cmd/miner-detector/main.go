@@ -5,6 +5,7 @@
 //	miner-detector scan    one cycle now, printed as a table or JSON
 //	miner-detector demo    the whole pipeline on an embedded simulated fleet
 //	miner-detector backtest  replay history against a labels file: precision, recall
+//	miner-detector signals   signal inventory and the dcgm-exporter counters to enable
 //	miner-detector version
 //
 // This package only parses configuration, builds clients and calls the
@@ -33,6 +34,7 @@ Usage:
   miner-detector scan    [flags]   run one cycle now and print it
   miner-detector demo    [flags]   run the pipeline on an embedded simulated fleet
   miner-detector backtest [flags]  replay history against a labels file (--demo: the labelled fleet)
+  miner-detector signals [flags]   what the cluster's dcgm-exporter lets the detector see, and what to enable (--csv: the recommended counters file)
   miner-detector version           print the version
 
 Run "miner-detector <command> -h" for the flags of a command.
@@ -63,6 +65,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return demoCommand(ctx, args[1:], stdout, stderr)
 	case "backtest":
 		return backtestCommand(ctx, args[1:], stdout, stderr)
+	case "signals":
+		return signalsCommand(ctx, args[1:], stdout, stderr)
 	case "version", "--version", "-version":
 		fmt.Fprintln(stdout, "miner-detector", version)
 		return nil

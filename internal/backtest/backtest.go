@@ -90,6 +90,9 @@ type Counts struct {
 	TN        int `json:"tn"`
 	Undecided int `json:"undecided"`
 	Ramp      int `json:"ramp"`
+	// DeletableTP counts the TPs on strong evidence: the detections enforce
+	// mode would act on by default.
+	DeletableTP int `json:"deletable_tp"`
 }
 
 // Miner statuses.
@@ -128,6 +131,9 @@ type FalsePositive struct {
 	Verdict analyzer.Verdict `json:"verdict"`
 	Rule    string           `json:"rule"`
 	Reason  string           `json:"reason"`
+	// Strength is the evidence's strength: only strong evidence deletes by
+	// default, so a strong false positive is the one that would kill a job.
+	Strength analyzer.Strength `json:"strength,omitempty"`
 }
 
 // Result is the score of a backtest. Its JSON form is a stable interface: add
@@ -147,14 +153,18 @@ type Result struct {
 	Miners         []MinerResult   `json:"miners"`
 	Missed         []MinerResult   `json:"missed"`
 	FalsePositives []FalsePositive `json:"false_positives"`
+	// DeletableFalsePositives counts the false positives on strong
+	// evidence: the ones enforce mode would delete.
+	DeletableFalsePositives int `json:"deletable_false_positives"`
 }
 
 // prediction is one entity's verdict at one tick, most severe wins.
 type prediction struct {
-	class   int // negative < undecided < positive
-	verdict analyzer.Verdict
-	rule    string
-	reason  string
+	class    int // negative < undecided < positive
+	verdict  analyzer.Verdict
+	rule     string
+	reason   string
+	strength analyzer.Strength
 }
 
 const (
@@ -261,7 +271,7 @@ func (r *registry) observe(rep analyzer.Report) map[string]prediction {
 }
 
 func podPrediction(p analyzer.PodReport) prediction {
-	pr := prediction{verdict: p.Verdict, rule: p.Evidence.Rule, reason: p.Evidence.Reason}
+	pr := prediction{verdict: p.Verdict, rule: p.Evidence.Rule, reason: p.Evidence.Reason, strength: p.Evidence.Strength}
 	if pr.rule == "" && pr.reason == "" {
 		for _, g := range p.GPUs {
 			if g.Verdict == p.Verdict {
@@ -280,7 +290,7 @@ func podPrediction(p analyzer.PodReport) prediction {
 }
 
 func gpuPrediction(g analyzer.GPUReport) prediction {
-	pr := prediction{verdict: g.Verdict, rule: g.Rule, reason: g.Reason}
+	pr := prediction{verdict: g.Verdict, rule: g.Rule, reason: g.Reason, strength: g.Strength}
 	switch g.Verdict {
 	case analyzer.Miner, busyWithoutPod:
 		pr.class = positive
@@ -411,6 +421,9 @@ func score(ticks []time.Time, preds []map[string]prediction, reg *registry, labe
 				truth[k] = positive
 				if p.class == positive {
 					res.Counts.TP++
+					if p.strength.Enforceable() {
+						res.Counts.DeletableTP++
+					}
 				} else {
 					res.Counts.FN++
 				}
@@ -421,7 +434,10 @@ func score(ticks []time.Time, preds []map[string]prediction, reg *registry, labe
 			case p.class == positive:
 				res.Counts.FP++
 				res.FalsePositives = append(res.FalsePositives, FalsePositive{
-					Tick: t.UTC(), Entity: reg.entities[k], Verdict: p.verdict, Rule: p.rule, Reason: p.reason})
+					Tick: t.UTC(), Entity: reg.entities[k], Verdict: p.verdict, Rule: p.rule, Reason: p.reason, Strength: p.strength})
+				if p.strength.Enforceable() {
+					res.DeletableFalsePositives++
+				}
 			default:
 				res.Counts.TN++
 			}

@@ -42,6 +42,8 @@ func WriteTable(w io.Writer, r Result) error {
 	fmt.Fprintf(tw, "TN\t%d\tneither\n", c.TN)
 	fmt.Fprintf(tw, "undecided\t%d\tinsufficient_data, scored as negative (in FN or TN)\n", c.Undecided)
 	fmt.Fprintf(tw, "ramp\t%d\tlabel covers part of the window, not scored\n", c.Ramp)
+	fmt.Fprintf(tw, "deletable TP\t%d\tTP on strong evidence (enforce mode deletes on it by default)\n", c.DeletableTP)
+	fmt.Fprintf(tw, "deletable FP\t%d\tFP on strong evidence: the ones that would kill a job\n", r.DeletableFalsePositives)
 	if err := tw.Flush(); err != nil {
 		return err
 	}
@@ -74,12 +76,12 @@ func WriteTable(w io.Writer, r Result) error {
 	}
 	fmt.Fprintf(ew, "false positives: %d\n", len(r.FalsePositives))
 	tw = tabwriter.NewWriter(ew, 2, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "TICK\tENTITY\tVERDICT\tRULE\tREASON")
+	fmt.Fprintln(tw, "TICK\tENTITY\tVERDICT\tRULE\tEVIDENCE\tREASON")
 	for i, fp := range r.FalsePositives {
 		if i == MaxTableFalsePositives {
 			break
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", rfc3339(fp.Tick), fp.Entity, fp.Verdict, or(fp.Rule, "-"), or(oneLine(fp.Reason), "-"))
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", rfc3339(fp.Tick), fp.Entity, fp.Verdict, or(fp.Rule, "-"), or(string(fp.Strength), "-"), or(oneLine(fp.Reason), "-"))
 	}
 	if err := tw.Flush(); err != nil {
 		return err

@@ -67,19 +67,22 @@ type Prometheus struct {
 
 // Query is what to read.
 type Query struct {
-	Metric            string                 `json:"metric"`
-	WorkloadLabels    promquery.LabelMapping `json:"workloadLabels"`
-	NodeLabel         string                 `json:"nodeLabel"`
-	GPULabel          string                 `json:"gpuLabel"`
-	UUIDLabel         string                 `json:"uuidLabel"`
-	ModelLabel        string                 `json:"modelLabel"`
-	ExporterPods      string                 `json:"exporterPods"`
-	Selector          string                 `json:"selector"`
-	Namespaces        []string               `json:"namespaces"`
-	ExcludeNamespaces []string               `json:"excludeNamespaces"`
-	MaxSamples        int64                  `json:"maxSamples"`
-	Chunk             Duration               `json:"chunk"`
-	RangeSemantics    string                 `json:"rangeSemantics"`
+	Metric         string                 `json:"metric"`
+	WorkloadLabels promquery.LabelMapping `json:"workloadLabels"`
+	NodeLabel      string                 `json:"nodeLabel"`
+	GPULabel       string                 `json:"gpuLabel"`
+	UUIDLabel      string                 `json:"uuidLabel"`
+	ModelLabel     string                 `json:"modelLabel"`
+	ExporterPods   string                 `json:"exporterPods"`
+	// ExporterNamespaces are where dcgm-exporter runs: only there does a
+	// pod named like it count as the exporter.
+	ExporterNamespaces []string `json:"exporterNamespaces"`
+	Selector           string   `json:"selector"`
+	Namespaces         []string `json:"namespaces"`
+	ExcludeNamespaces  []string `json:"excludeNamespaces"`
+	MaxSamples         int64    `json:"maxSamples"`
+	Chunk              Duration `json:"chunk"`
+	RangeSemantics     string   `json:"rangeSemantics"`
 	// ReadProfiling reads dcgm-exporter's profiling metrics (tensor and FP
 	// pipes, SM and DRAM activity, PCIe/NVLink, power) for the rules beyond
 	// utilization. Without them those rules step aside, and say so.
@@ -198,7 +201,7 @@ func Default() Config {
 		Prometheus: Prometheus{Timeout: Duration(2 * time.Minute)},
 		Query: Query{
 			Metric: q.Metric, NodeLabel: q.NodeLabel, GPULabel: q.GPULabel, UUIDLabel: q.UUIDLabel,
-			ModelLabel: q.ModelLabel, ExporterPods: q.ExporterPods, MaxSamples: q.MaxSamples,
+			ModelLabel: q.ModelLabel, ExporterPods: q.ExporterPods, ExporterNamespaces: q.ExporterNamespaces, MaxSamples: q.MaxSamples,
 			RangeSemantics: string(q.RangeSemantics), ReadProfiling: true,
 		},
 		Window:   Duration(time.Hour),
@@ -353,6 +356,7 @@ func (c Config) PromQuery() promquery.Config {
 	q.Metric, q.Workload = c.Query.Metric, c.Query.WorkloadLabels
 	q.NodeLabel, q.GPULabel, q.UUIDLabel, q.ModelLabel = c.Query.NodeLabel, c.Query.GPULabel, c.Query.UUIDLabel, c.Query.ModelLabel
 	q.ExporterPods, q.Selector = c.Query.ExporterPods, c.Query.Selector
+	q.ExporterNamespaces = c.Query.ExporterNamespaces
 	q.Namespaces, q.ExcludeNamespaces = c.Query.Namespaces, c.Query.ExcludeNamespaces
 	q.MaxSamples, q.Chunk = c.Query.MaxSamples, c.Query.Chunk.D()
 	q.RangeSemantics = promquery.Semantics(c.Query.RangeSemantics)

@@ -27,6 +27,8 @@ type JSONResult struct {
 	ActionsSkipped   string     `json:"actions_skipped,omitempty"`
 	Query            JSONQuery  `json:"query"`
 	Actions          []JSONStep `json:"actions"`
+	// Signals is what the cluster's dcgm-exporter lets the detector see.
+	Signals analyzer.Inventory `json:"signals"`
 }
 
 // JSONPod is one pod's verdict, numbers and evidence.
@@ -99,6 +101,7 @@ func (r Result) JSON() JSONResult {
 		ActionsSkipped: r.ActionsSkipped,
 		Query: JSONQuery{Semantics: string(r.Read.Semantics), Series: r.Read.Plan.Series, Queries: r.Read.Queries(),
 			PeakSamples: r.Read.Plan.PeakSamples, Rereads: r.Read.Rereads},
+		Signals: r.Report.Inventory,
 	}
 	if out.Warnings == nil {
 		out.Warnings = []string{}

@@ -92,7 +92,11 @@ func Run(ctx context.Context, o Options) (Outcome, error) {
 
 	fmt.Fprintf(o.Out, "Miner Detector demo: %d pods on %d GPUs, %d cycles %s apart, window %s, enforce mode.\n",
 		countPods(out.Fleet), countGPUs(out.Fleet), o.Cycles, model.Duration(o.Every), model.Duration(o.Window))
-	fmt.Fprintln(o.Out, "Fleet (simulated dcgm-exporter DCGM_FI_DEV_GPU_UTIL every 15s):")
+	fmt.Fprintln(o.Out, "Fleet (simulated dcgm-exporter, scraped every 15s):")
+	for _, node := range nodes(out.Fleet) {
+		set := fleet.DemoCounters(node)
+		fmt.Fprintf(o.Out, "  %s exports %s: %s\n", node, set.Name, set.Source)
+	}
 	for _, p := range out.Fleet {
 		fmt.Fprintf(o.Out, "  %-45s %s\n", p.Key(), p.Scenario)
 	}
@@ -162,7 +166,7 @@ func printSummary(w io.Writer, out Outcome) {
 			spared = append(spared, fmt.Sprintf("%s (%s)", p.Key(), verdicts[p.Key()]))
 		}
 	}
-	fmt.Fprintf(w, "judged miner but not deleted (protected, shared GPU): %s\n", join(kept))
+	fmt.Fprintf(w, "judged miner but not deleted (protected, shared GPU, partial evidence): %s\n", join(kept))
 	fmt.Fprintf(w, "spared: %s\n", join(spared))
 	var gpus []string
 	for _, g := range last.UnattributedGPUs {
@@ -189,12 +193,27 @@ func appendSamples(ctx context.Context, prom *embedded.Prometheus, kube kubernet
 		}
 		live = append(live, p)
 	}
-	for _, s := range fleet.FleetSeries(live, fleet.Honor, from.Add(time.Millisecond), to, fleet.Scrape{Metrics: fleet.AllMetrics()}) {
-		if err := prom.Append(s.Labels, s.Times, s.Values); err != nil {
-			return fmt.Errorf("append %v: %w", s.Labels, err)
+	for _, node := range nodes(live) {
+		onNode := slices.DeleteFunc(slices.Clone(live), func(p fleet.Pod) bool { return p.Node != node })
+		scrape := fleet.Scrape{Metrics: fleet.DemoCounters(node).Metrics}
+		for _, s := range fleet.FleetSeries(onNode, fleet.Honor, from.Add(time.Millisecond), to, scrape) {
+			if err := prom.Append(s.Labels, s.Times, s.Values); err != nil {
+				return fmt.Errorf("append %v: %w", s.Labels, err)
+			}
 		}
 	}
 	return nil
+}
+
+// nodes lists the pods' nodes in order of first appearance.
+func nodes(pods []fleet.Pod) []string {
+	var out []string
+	for _, p := range pods {
+		if !slices.Contains(out, p.Node) {
+			out = append(out, p.Node)
+		}
+	}
+	return out
 }
 
 // clusterObjects are the fleet's pods as the API server would hold them,

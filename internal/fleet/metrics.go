@@ -3,6 +3,7 @@ package fleet
 import (
 	"math"
 	"slices"
+	"strings"
 )
 
 // The dcgm-exporter metrics the fleet can simulate. Field meanings follow
@@ -44,6 +45,18 @@ const (
 	// it even without profiling, and on every MIG instance of a GPU with the
 	// whole board's value.
 	MetricPower = "DCGM_FI_DEV_POWER_USAGE"
+	// MetricMemCopyUtil is the share of the sample period during which
+	// device memory was read or written, an integer percentage (NVML's
+	// memory utilization): DRAM_ACTIVE's device-level counterpart.
+	MetricMemCopyUtil = "DCGM_FI_DEV_MEM_COPY_UTIL"
+	// MetricPCIeTxThroughput and MetricPCIeRxThroughput are NVML's PCIe
+	// throughput in KB/s over a 20 ms sample (nvmlDeviceGetPcieThroughput),
+	// listed as counters in dcgm-exporter's default-counters.csv.
+	MetricPCIeTxThroughput = "DCGM_FI_DEV_PCIE_TX_THROUGHPUT"
+	MetricPCIeRxThroughput = "DCGM_FI_DEV_PCIE_RX_THROUGHPUT"
+	// MetricNVLinkBandwidthTotal is the NVLink traffic of all links in MB/s
+	// (DCGM field 449).
+	MetricNVLinkBandwidthTotal = "DCGM_FI_DEV_NVLINK_BANDWIDTH_TOTAL"
 )
 
 // Metric is the utilization metric dcgm-exporter publishes, the only one the
@@ -55,6 +68,7 @@ var profilingMetrics = []string{
 	MetricFP64Active, MetricFP32Active, MetricFP16Active, MetricDRAMActive,
 	MetricPCIeTxBytes, MetricPCIeRxBytes, MetricNVLinkTxBytes, MetricNVLinkRxBytes,
 	MetricPower,
+	MetricMemCopyUtil, MetricPCIeTxThroughput, MetricPCIeRxThroughput, MetricNVLinkBandwidthTotal,
 }
 
 // ProfilingMetrics lists every metric the fleet simulates except
@@ -68,7 +82,50 @@ func AllMetrics() []string { return append([]string{MetricGPUUtil}, profilingMet
 // isProfiling reports whether metric needs dcgm-exporter's profiling (DCP)
 // module: every DCGM_FI_PROF_* field.
 func isProfiling(metric string) bool {
-	return metric != MetricGPUUtil && metric != MetricPower
+	return strings.HasPrefix(metric, "DCGM_FI_PROF_")
+}
+
+// physicalOnly reports whether metric is published for the physical GPU
+// only, never per MIG instance (device-level fields other than power, which
+// the fleet reports on each instance with the board's value).
+func physicalOnly(metric string) bool {
+	switch metric {
+	case MetricGPUUtil, MetricMemCopyUtil, MetricPCIeTxThroughput, MetricPCIeRxThroughput, MetricNVLinkBandwidthTotal:
+		return true
+	}
+	return false
+}
+
+// CounterSet is a set of dcgm-exporter metrics a cluster exports, as
+// shipped by NVIDIA.
+type CounterSet struct {
+	// Name is short and stable: "gpu-operator", "exporter-default", ...
+	Name string
+	// Source says where the set comes from.
+	Source string
+	// Metrics are what FleetSeries emits with this set (Scrape.Metrics).
+	Metrics []string
+}
+
+// The counter sets clusters really run. Sources: dcgm-exporter's
+// etc/dcp-metrics-included.csv (what the GPU Operator deploys) and
+// etc/default-counters.csv (the exporter's own default and its Helm
+// chart's), restricted to the metrics the fleet simulates.
+var (
+	GPUOperatorCounters = CounterSet{Name: "gpu-operator", Source: "dcgm-exporter etc/dcp-metrics-included.csv (the GPU Operator's default)",
+		Metrics: []string{MetricGPUUtil, MetricMemCopyUtil, MetricPower, MetricGREngineActive, MetricTensorActive, MetricDRAMActive,
+			MetricPCIeTxBytes, MetricPCIeRxBytes}}
+	ExporterDefaultCounters = CounterSet{Name: "exporter-default", Source: "dcgm-exporter etc/default-counters.csv (no DCGM_FI_PROF_*)",
+		Metrics: []string{MetricGPUUtil, MetricMemCopyUtil, MetricPower, MetricPCIeTxThroughput, MetricPCIeRxThroughput, MetricNVLinkBandwidthTotal}}
+	AllDCPCounters = CounterSet{Name: "all-dcp", Source: "every DCP field enabled (SM_ACTIVE and the FP16/32/64 pipes uncommented)",
+		Metrics: AllMetrics()}
+	UtilizationOnlyCounters = CounterSet{Name: "utilization-only", Source: "DCGM_FI_DEV_GPU_UTIL alone",
+		Metrics: []string{MetricGPUUtil}}
+)
+
+// CounterSets lists the counter sets, the common case first.
+func CounterSets() []CounterSet {
+	return []CounterSet{GPUOperatorCounters, ExporterDefaultCounters, AllDCPCounters, UtilizationOnlyCounters}
 }
 
 // Board facts of the simulated GPU, the NVIDIA A100-SXM4-80GB (NVIDIA A100
@@ -126,6 +183,14 @@ func (a activity) get(metric string) (float64, bool) {
 		return byteRate(a.nvlinkRx, nvlinkPerDirection), true
 	case MetricPower:
 		return math.Round(clamp(a.power, 0, 1.2*tdpWatts)*1000) / 1000, true
+	case MetricMemCopyUtil:
+		return math.Round(clamp(a.dram, 0, 1) * 100), true
+	case MetricPCIeTxThroughput:
+		return math.Round(byteRate(a.pcieTx, pcieGen4x16) / 1e3), true
+	case MetricPCIeRxThroughput:
+		return math.Round(byteRate(a.pcieRx, pcieGen4x16) / 1e3), true
+	case MetricNVLinkBandwidthTotal:
+		return math.Round((byteRate(a.nvlinkTx, nvlinkPerDirection) + byteRate(a.nvlinkRx, nvlinkPerDirection)) / 1e6), true
 	}
 	return 0, false
 }

@@ -204,5 +204,21 @@ func DemoFleet(end time.Time) []Pod {
 			Profile: MemoryHardMiner(), GPUs: []GPUSpec{GPU(n5, "2")}, ExpectMiner: true,
 			Scenario: "memory-hard miner (ethash-like): DRAM pinned, math pipes idle",
 		},
+		Pod{
+			Namespace: "ml-research", Name: "llm-pretrain-1", Container: "trainer", Node: "gpu-node-2",
+			Profile: FlatTraining(), GPUs: []GPUSpec{GPU("gpu-node-2", "4")},
+			Scenario: "flat ~100 % training on a GPU Operator node: its tensor pipe alone spares it",
+		},
 	)
+}
+
+// DemoCounters is what each demo node's dcgm-exporter exports: the GPU
+// Operator's default counters (dcp-metrics-included.csv) everywhere, but on
+// gpu-node-5, whose exporter runs the recommended set (every DCP field, as
+// the chart's opt-in counters ConfigMap enables).
+func DemoCounters(node string) CounterSet {
+	if node == "gpu-node-5" {
+		return AllDCPCounters
+	}
+	return GPUOperatorCounters
 }

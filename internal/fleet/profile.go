@@ -430,3 +430,66 @@ func mix(x uint64) uint64 {
 }
 
 func clamp(v, lo, hi float64) float64 { return math.Max(lo, math.Min(hi, v)) }
+
+// FP32HPC mimics a GPU-resident single-precision simulation (molecular
+// dynamics such as GROMACS or LAMMPS, CFD, SGEMM-heavy solvers with TF32
+// off): the step loop keeps a kernel on the GPU at every instant, so
+// utilization is as flat at 98-100 % as a miner's, and the tensor pipe is as
+// idle as a miner's. Only the FP32 pipe tells them apart, and the GPU
+// Operator's default counters do not export it.
+//
+// Measured on an NVIDIA H200 (analyzer/testdata/h200-telemetry.csv): an FP32
+// matrix loop held the FP32 pipe at 0.76, the tensor pipe at 0.000, DRAM at
+// 0.05, SM activity at 0.97 and PCIe at about 2 MB/s out and 4 MB/s in with
+// no data copied, at 97 % of the board's power limit. Simulation codes mix
+// in memory-bound kernels and write output: FP32 0.35-0.75, DRAM 0.1-0.4,
+// FP64 a trace, PCIe 2-8 MB/s out and 3-10 MB/s in plus a trajectory frame
+// (TX 100-300 MB/s for 10 s) every 1-3 minutes, power 88-97 % of TDP.
+func FP32HPC() Profile {
+	return Profile{Name: "fp32-hpc", util: saturated(7, 0.03, 0.15), signals: func(seed uint64, t time.Time, util float64) activity {
+		shape := shapeRand(seed, 108)
+		fp32, dram, sm := uniform(shape, 0.35, 0.75), uniform(shape, 0.1, 0.4), uniform(shape, 0.9, 0.97)
+		watts := tdpWatts * uniform(shape, 0.88, 0.97)
+		frameEvery := time.Duration(60+shape.IntN(121)) * time.Second
+		r := sampleRand(seed, t, 108)
+		load := util / 100
+		a := activity{gr: engineActive(util, r)}
+		a.sm = math.Min(a.gr, sm*load+0.005*r.NormFloat64())
+		a.fp32 = (fp32 + 0.01*r.NormFloat64()) * load
+		a.fp64 = 0.0005 * load * r.Float64()
+		a.dram = (dram + 0.01*r.NormFloat64()) * load
+		a.pcieTx, a.pcieRx = uniform(r, 2e6, 8e6), uniform(r, 3e6, 10e6)
+		if cyclePos(t, frameEvery, time.Duration(shape.Int64N(int64(frameEvery)))) < 10*time.Second {
+			a.pcieTx += uniform(r, 100e6, 300e6)
+		}
+		idle := idleWatts(seed)
+		a.power = idle + (watts-idle)*load + 3*r.NormFloat64()
+		return a
+	}}
+}
+
+// FP64HPC mimics a double-precision stencil or sparse solver (climate,
+// lattice QCD, finite elements): flat 98-100 % utilization, the FP64 pipe at
+// 0.3-0.6, memory-bound (DRAM 0.5-0.8), FP32 0.02-0.05 for index and
+// conversion work, the tensor pipe idle (no dense FP64 matrix products,
+// which run on the tensor cores' DMMA path on A100 and H100), PCIe as
+// FP32HPC. Power 85-95 % of TDP.
+func FP64HPC() Profile {
+	return Profile{Name: "fp64-hpc", util: saturated(8, 0.03, 0.15), signals: func(seed uint64, t time.Time, util float64) activity {
+		shape := shapeRand(seed, 109)
+		fp64, dram, sm := uniform(shape, 0.3, 0.6), uniform(shape, 0.5, 0.8), uniform(shape, 0.88, 0.96)
+		fp32 := uniform(shape, 0.02, 0.05)
+		watts := tdpWatts * uniform(shape, 0.85, 0.95)
+		r := sampleRand(seed, t, 109)
+		load := util / 100
+		a := activity{gr: engineActive(util, r)}
+		a.sm = math.Min(a.gr, sm*load+0.005*r.NormFloat64())
+		a.fp64 = (fp64 + 0.01*r.NormFloat64()) * load
+		a.fp32 = (fp32 + 0.002*r.NormFloat64()) * load
+		a.dram = (dram + 0.01*r.NormFloat64()) * load
+		a.pcieTx, a.pcieRx = uniform(r, 2e6, 8e6), uniform(r, 3e6, 10e6)
+		idle := idleWatts(seed)
+		a.power = idle + (watts-idle)*load + 3*r.NormFloat64()
+		return a
+	}}
+}

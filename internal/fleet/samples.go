@@ -134,7 +134,7 @@ func FleetSeries(pods []Pod, layout Layout, from, to time.Time, s Scrape) []Seri
 func gpuSeries(p Pod, g GPUSpec, layout Layout, from, to time.Time, s Scrape, metrics []string, nvlink bool, b boards) []Series {
 	var emitted []string
 	for _, m := range metrics {
-		if m == MetricGPUUtil && g.MIG != nil || isProfiling(m) && g.NoProfiling {
+		if m == MetricGPUUtil && g.MIG != nil || isProfiling(m) && g.NoProfiling || g.MIG != nil && physicalOnly(m) {
 			continue
 		}
 		emitted = append(emitted, m)

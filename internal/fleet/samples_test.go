@@ -211,9 +211,9 @@ func TestFleetSeriesAllMetrics(t *testing.T) {
 			var want []string
 			switch {
 			case g.NoProfiling:
-				want = []string{MetricGPUUtil, MetricPower}
+				want = []string{MetricGPUUtil, MetricPower, MetricMemCopyUtil, MetricPCIeTxThroughput, MetricPCIeRxThroughput, MetricNVLinkBandwidthTotal}
 			case g.MIG != nil:
-				want = ProfilingMetrics()
+				want = slices.DeleteFunc(ProfilingMetrics(), physicalOnly)
 			default:
 				want = AllMetrics()
 			}
@@ -230,7 +230,7 @@ func TestFleetSeriesAllMetrics(t *testing.T) {
 				if l := maps.Clone(s.Labels); l["__name__"] != m {
 					t.Errorf("%s: __name__ %q", m, l["__name__"])
 				}
-				if g.MIG != nil || (m == MetricNVLinkTxBytes || m == MetricNVLinkRxBytes) && len(p.GPUs) == 1 {
+				if g.MIG != nil || (m == MetricNVLinkTxBytes || m == MetricNVLinkRxBytes || m == MetricNVLinkBandwidthTotal) && len(p.GPUs) == 1 {
 					continue // adjusted for the fleet: see the MIG and NVLink tests
 				}
 				for i, ts := range s.Times {
@@ -283,8 +283,8 @@ func TestFleetSeriesNoProfiling(t *testing.T) {
 	for _, s := range series {
 		names = append(names, s.Labels["__name__"])
 	}
-	if !slices.Equal(names, []string{MetricGPUUtil, MetricPower}) {
-		t.Errorf("metrics %v, want GPU_UTIL and power only", names)
+	if want := []string{MetricGPUUtil, MetricPower, MetricMemCopyUtil, MetricPCIeTxThroughput, MetricPCIeRxThroughput, MetricNVLinkBandwidthTotal}; !slices.Equal(names, want) {
+		t.Errorf("metrics %v, want the device-level fields only: %v", names, want)
 	}
 	if series := FleetSeries([]Pod{p}, Honor, testEnd.Add(-10*time.Minute), testEnd, Scrape{Metrics: ProfilingMetrics()[:5]}); len(series) != 0 {
 		t.Errorf("%d series for profiling metrics alone, want none", len(series))

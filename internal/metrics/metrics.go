@@ -49,6 +49,9 @@ type Metrics struct {
 	vetoed         prometheus.Gauge
 	suspectRule    *prometheus.GaugeVec
 	busyNoPod      *prometheus.GaugeVec
+	signalGPUs     *prometheus.GaugeVec
+	ruleGPUs       *prometheus.GaugeVec
+	strongPossible prometheus.Gauge
 	ticksSkipped   prometheus.Counter
 }
 
@@ -116,7 +119,14 @@ func New() *Metrics {
 	m.busyNoPod = prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "miner_detector_busy_gpu_without_pod",
 		Help: "Mean utilization of a busy GPU no pod holds (a finding on the node, never a deletion)."},
 		[]string{"node", "gpu", "uuid", "mig_instance"})
-	for _, c := range []prometheus.Collector{m.noProfiling, m.vetoed, m.suspectRule, m.busyNoPod, m.leader, m.ticksSkipped, m.silencesErr, m.suspectCover, m.strikes, m.capped, m.schedule, m.enforce, m.cycles, m.duration, m.lastSuccess, m.gpus, m.unattributed, m.badSamples,
+	m.signalGPUs = prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "miner_detector_signal_gpus",
+		Help: "GPUs whose dcgm-exporter series carry the signal (covering minCoverage of the window), by role, in the last cycle."},
+		[]string{"role", "signal"})
+	m.ruleGPUs = prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "miner_detector_rule_gpus",
+		Help: "GPUs each rule had the signals to judge in the last cycle."}, []string{"rule"})
+	m.strongPossible = prometheus.NewGauge(prometheus.GaugeOpts{Name: "miner_detector_gpus_strong_evidence_possible",
+		Help: "GPUs exporting the tensor, FP32 and FP64 pipes: a miner verdict on them can reach strong (deletable) evidence."})
+	for _, c := range []prometheus.Collector{m.signalGPUs, m.ruleGPUs, m.strongPossible, m.noProfiling, m.vetoed, m.suspectRule, m.busyNoPod, m.leader, m.ticksSkipped, m.silencesErr, m.suspectCover, m.strikes, m.capped, m.schedule, m.enforce, m.cycles, m.duration, m.lastSuccess, m.gpus, m.unattributed, m.badSamples,
 		m.pods, m.suspect, m.suspectMean, m.suspectStdDev, m.actions, m.queries, m.querySeries, m.queryPeak,
 		m.windowSeconds, m.scrapeInterval} {
 		f(c)
@@ -196,6 +206,16 @@ func (m *Metrics) Report(r analyzer.Report) {
 	}
 	m.noProfiling.Set(float64(noProfiling))
 	m.vetoed.Set(float64(vetoed))
+	m.signalGPUs.Reset()
+	for _, role := range analyzer.Roles() {
+		for _, sig := range role.Signals() {
+			m.signalGPUs.WithLabelValues(string(role), string(sig)).Set(float64(r.Inventory.Signals[sig]))
+		}
+	}
+	for rule, n := range r.Inventory.Rules {
+		m.ruleGPUs.WithLabelValues(rule).Set(float64(n))
+	}
+	m.strongPossible.Set(float64(r.Inventory.StrongEvidence))
 	for _, v := range analyzer.Verdicts() {
 		m.pods.WithLabelValues(string(v)).Set(float64(counts[v]))
 	}

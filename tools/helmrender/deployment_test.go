@@ -286,3 +286,32 @@ func TestMonitoringObjects(t *testing.T) {
 		t.Errorf("kinds with the optional objects off: %v", off)
 	}
 }
+
+// The recommended dcgm-exporter counters ship only when asked for, as the
+// GPU Operator reads them: key dcgm-metrics.csv, in the exporter's namespace.
+func TestDCGMExporterCounters(t *testing.T) {
+	find := func(objs []object) *corev1.ConfigMap {
+		for _, cm := range ofKind[*corev1.ConfigMap](objs) {
+			if _, ok := cm.Data["dcgm-metrics.csv"]; ok {
+				return cm
+			}
+		}
+		return nil
+	}
+	if cm := find(render(t)); cm != nil {
+		t.Fatalf("counters ConfigMap %s rendered by default", cm.Name)
+	}
+	cm := find(render(t, "dcgmExporterCounters.enabled=true"))
+	if cm == nil {
+		t.Fatal("dcgmExporterCounters.enabled=true renders no ConfigMap with dcgm-metrics.csv")
+	}
+	if cm.Name != "miner-detector-dcgm-counters" || cm.Namespace != "gpu-operator" {
+		t.Errorf("counters ConfigMap %s/%s, want gpu-operator/miner-detector-dcgm-counters", cm.Namespace, cm.Name)
+	}
+	csv := cm.Data["dcgm-metrics.csv"]
+	for _, field := range []string{"DCGM_FI_DEV_GPU_UTIL,", "DCGM_FI_PROF_PIPE_TENSOR_ACTIVE,", "DCGM_FI_PROF_PIPE_FP32_ACTIVE,", "DCGM_FI_PROF_PIPE_FP64_ACTIVE,", "DCGM_FI_PROF_SM_ACTIVE,"} {
+		if !strings.Contains(csv, "\n"+field) {
+			t.Errorf("counters file lacks an enabled %s line", strings.TrimSuffix(field, ","))
+		}
+	}
+}
