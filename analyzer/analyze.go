@@ -395,13 +395,19 @@ func sortGPUs(gpus []GPUReport) {
 }
 
 // DetectScrapeInterval estimates the sample spacing from the data: for each
-// series, the spacing in its fullest chunk (chunk / samples); the fleet's
+// utilization (or MIG graphics engine) series, the spacing in its fullest
+// chunk (chunk / samples); the fleet's
 // interval is the median of those. Gaps and young pods thin some chunks but
 // not the fullest one of most series, so a fleet scraped every 30 s is not
 // taken for a half-empty fleet scraped every 15 s. Zero when there is no data.
 func DetectScrapeInterval(series []Series, chunk time.Duration) time.Duration {
 	var fullest []int64
 	for _, s := range series {
+		// Only the chunked signals: the others may be read as one
+		// window-long chunk.
+		if s.Signal != SignalUtil && s.Signal != SignalGREngine {
+			continue
+		}
 		var n int64
 		for _, c := range s.Chunks {
 			n = max(n, c.Count+c.BadSamples)

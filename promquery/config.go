@@ -130,19 +130,25 @@ func DefaultProfilingMetrics() map[analyzer.Signal]string {
 	}
 }
 
-// family is one metric read with the chunked queries, and its signal.
+// family is one metric a cycle reads, and its signal. A windowed family is
+// read as one set of window-level statistics per series (instant queries
+// over the whole window): the profiling rules use each signal's window
+// moments, never its per-chunk curve. Utilization, and the graphics engine
+// that stands in for it on MIG instances, keep exact per-chunk moments:
+// the evidence curve and the shared-GPU check are built from them.
 type family struct {
-	signal analyzer.Signal
-	metric string
+	signal   analyzer.Signal
+	metric   string
+	windowed bool
 }
 
 // families are the metrics a cycle reads: utilization first, then the
 // profiling signals in a stable order.
 func (c Config) families() []family {
-	out := []family{{analyzer.SignalUtil, c.Metric}}
+	out := []family{{analyzer.SignalUtil, c.Metric, false}}
 	for _, sig := range analyzer.ProfilingSignals() {
 		if m, ok := c.Profiling[sig]; ok {
-			out = append(out, family{sig, m})
+			out = append(out, family{sig, m, sig != analyzer.SignalGREngine})
 		}
 	}
 	return out

@@ -54,6 +54,9 @@ type FamilyPlan struct {
 	Signal analyzer.Signal
 	Metric string
 	Plan   QueryPlan
+	// Windowed: read as window-level statistics (instant queries), one
+	// chunk spanning the window per series.
+	Windowed bool
 }
 
 // Queries is how many range queries the read ran, every signal included.
@@ -65,6 +68,15 @@ func (r Result) Queries() int {
 		}
 	}
 	return n
+}
+
+// PeakSamples is the most samples one query of the read was planned to load.
+func (r Result) PeakSamples() int64 {
+	peak := r.Plan.PeakSamples
+	for _, f := range r.Profiling {
+		peak = max(peak, f.Plan.PeakSamples)
+	}
+	return peak
 }
 
 // Read evaluates the window (end-window, end]. end is truncated to the
@@ -95,7 +107,7 @@ func (r *Reader) Read(ctx context.Context, end time.Time, window time.Duration) 
 		if fam.signal == analyzer.SignalUtil {
 			res.Plan = plan
 		} else {
-			res.Profiling = append(res.Profiling, FamilyPlan{Signal: fam.signal, Metric: fam.metric, Plan: plan})
+			res.Profiling = append(res.Profiling, FamilyPlan{Signal: fam.signal, Metric: fam.metric, Plan: plan, Windowed: fam.windowed})
 		}
 	}
 	if err := r.build(ctx, &res, joined, warn); err != nil {
@@ -117,6 +129,11 @@ func (r *Reader) readFamily(ctx context.Context, fam family, base []*labels.Matc
 	if fam.signal != analyzer.SignalUtil && len(perNode) == 0 {
 		return QueryPlan{Chunk: chunk}, nil // not exported here: the analyzer falls back and says so
 	}
+	if fam.windowed {
+		// One step spanning the window: the plan shards the fleet so that
+		// each instant query loads at most half of maxSamples.
+		chunk = window
+	}
 	plan, err := planQueries(perNode, end, window, chunk, r.cfg.MinScrapeInterval, r.cfg.MaxSamples)
 	if err != nil {
 		return plan, fmt.Errorf("plan queries for %s: %w", fam.metric, err)
@@ -131,6 +148,22 @@ func (r *Reader) readFamily(ctx context.Context, fam family, base []*labels.Matc
 			ms = append(slices.Clip(base), m)
 		}
 		sel := rangeOver(selector(fam.metric, ms), chunk, sem)
+		if fam.windowed {
+			for i, s := range stats {
+				q := chunkExpr(s, sel)
+				v, ws, _, err := r.api.Query(ctx, q, end)
+				if err != nil {
+					return plan, fmt.Errorf("query %s at %s: %w", q, end.Format(time.RFC3339), err)
+				}
+				warn(ws)
+				vec, ok := v.(model.Vector)
+				if !ok {
+					return plan, fmt.Errorf("query %s: got %s, want a vector", q, v.Type())
+				}
+				joinVector(joined, vec, i, fam.signal)
+			}
+			continue
+		}
 		for _, sl := range plan.Slices {
 			for i, s := range stats {
 				q := chunkExpr(s, sel)
@@ -231,6 +264,15 @@ func join(into map[seriesKey]*joinedSeries, m model.Matrix, stat int, sig analyz
 			c[stat] = float64(p.Value)
 			j.seen[p.Timestamp] |= 1 << stat
 		}
+	}
+}
+
+// joinVector joins one statistic of window-level instant queries: one
+// point per series, at the evaluation time.
+func joinVector(into map[seriesKey]*joinedSeries, v model.Vector, stat int, sig analyzer.Signal) {
+	for _, smp := range v {
+		m := model.Matrix{{Metric: smp.Metric, Values: []model.SamplePair{{Timestamp: smp.Timestamp, Value: smp.Value}}}}
+		join(into, m, stat, sig)
 	}
 }
 

@@ -77,7 +77,7 @@ func (c *Cycle) Run(ctx context.Context, at time.Time) (Result, error) {
 	res.Report = analyzer.Analyze(read.Input, c.Analyzer)
 	res.Warnings = read.Warnings
 	if c.Metrics != nil {
-		c.Metrics.Queries(read.Queries(), read.Plan.Series, read.Plan.PeakSamples)
+		c.Metrics.Queries(read.Queries(), read.Plan.Series, read.PeakSamples())
 	}
 	c.logFindings(ctx, log, res.Report)
 	log.Info("cycle evaluated", "pods", len(res.Report.Pods), "unattributed_gpus", len(res.Report.UnattributedGPUs),

@@ -100,7 +100,7 @@ func (r Result) JSON() JSONResult {
 		Pods:           []JSONPod{}, UnattributedGPUs: []JSONGPU{}, Warnings: r.Warnings, Actions: []JSONStep{},
 		ActionsSkipped: r.ActionsSkipped,
 		Query: JSONQuery{Semantics: string(r.Read.Semantics), Series: r.Read.Plan.Series, Queries: r.Read.Queries(),
-			PeakSamples: r.Read.Plan.PeakSamples, Rereads: r.Read.Rereads},
+			PeakSamples: r.Read.PeakSamples(), Rereads: r.Read.Rereads},
 		Signals: r.Report.Inventory,
 	}
 	if out.Warnings == nil {
