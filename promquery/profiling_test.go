@@ -1,6 +1,7 @@
 package promquery_test
 
 import (
+	"bytes"
 	"context"
 	"math"
 	"testing"
@@ -9,6 +10,7 @@ import (
 	"github.com/miner-detector/miner-detector/analyzer"
 	"github.com/miner-detector/miner-detector/internal/embedded"
 	"github.com/miner-detector/miner-detector/internal/fleet"
+	"github.com/miner-detector/miner-detector/internal/promtest"
 	"github.com/miner-detector/miner-detector/promquery"
 )
 
@@ -22,18 +24,52 @@ func TestReadProfilingSignals(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer prom.Close()
-	const window = time.Hour
-	pods := fleet.LabelledFleet(readEnd)
-	from := readEnd.Add(-window - time.Hour)
+	series := profilingFleet()
+	for _, s := range series {
+		if err := prom.Append(s.Labels, s.Times, s.Values); err != nil {
+			t.Fatal(err)
+		}
+	}
+	checkProfilingRead(t, prom, series, promquery.SemanticsAuto, promquery.LeftOpen)
+}
+
+// The same on a real Prometheus 2.x, whose closed range selectors would
+// count a sample on the window's start twice over were the window-level
+// statistics not read over a range one millisecond shorter.
+func TestReadProfilingSignalsRealPrometheus(t *testing.T) {
+	series := profilingFleet()
+	var om bytes.Buffer
+	if err := fleet.WriteOpenMetrics(&om, series...); err != nil {
+		t.Fatal(err)
+	}
+	srv := promtest.Start(t, om.Bytes())
+	api, err := promquery.NewClient(promquery.Connection{URL: srv.URL, Timeout: time.Minute})
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkProfilingRead(t, api, series, promquery.SemanticsAuto, promquery.Closed)
+}
+
+const profilingWindow = time.Hour
+
+// profilingFleet is the labelled fleet, every metric, on the 15 s grid that
+// puts a sample on the window's start.
+func profilingFleet() []fleet.Series {
+	return fleet.FleetSeries(fleet.LabelledFleet(readEnd), fleet.Honor, readEnd.Add(-profilingWindow-time.Hour), readEnd,
+		fleet.Scrape{Metrics: fleet.AllMetrics()})
+}
+
+// checkProfilingRead reads the window with the given semantics setting and
+// compares every series' sum of samples with the samples written.
+func checkProfilingRead(t *testing.T, api promquery.API, series []fleet.Series, set, sem promquery.Semantics) {
+	t.Helper()
+	const window = profilingWindow
 	want := map[string]map[analyzer.Signal]float64{} // "gpu key|pod" -> signal -> sum of samples in window
 	metricSignal := map[string]analyzer.Signal{fleet.MetricGPUUtil: analyzer.SignalUtil}
 	for sig, m := range promquery.DefaultProfilingMetrics() {
 		metricSignal[m] = sig
 	}
-	for _, s := range fleet.FleetSeries(pods, fleet.Honor, from, readEnd, fleet.Scrape{Metrics: fleet.AllMetrics()}) {
-		if err := prom.Append(s.Labels, s.Times, s.Values); err != nil {
-			t.Fatal(err)
-		}
+	for _, s := range series {
 		key := s.Labels["UUID"] + "/" + s.Labels["GPU_I_ID"] + "|" + s.Labels["pod"]
 		if want[key] == nil {
 			want[key] = map[analyzer.Signal]float64{}
@@ -44,13 +80,27 @@ func TestReadProfilingSignals(t *testing.T) {
 			}
 		}
 	}
-	r, err := promquery.NewReader(prom, promquery.DefaultConfig(), 0, 100)
+	cfg := promquery.DefaultConfig()
+	cfg.RangeSemantics = set
+	r, err := promquery.NewReader(api, cfg, 0, 100)
 	if err != nil {
 		t.Fatal(err)
 	}
 	res, err := r.Read(context.Background(), readEnd, window)
 	if err != nil || len(res.Warnings) > 0 {
 		t.Fatalf("read: %v %v", err, res.Warnings)
+	}
+	if res.Semantics != sem {
+		t.Fatalf("range semantics %s, want %s", res.Semantics, sem)
+	}
+	windowed := 0
+	for _, f := range res.Profiling {
+		if f.Windowed {
+			windowed++
+		}
+	}
+	if windowed != len(res.Profiling)-1 {
+		t.Errorf("%d of %d profiling families read window-level, want all but the graphics engine", windowed, len(res.Profiling))
 	}
 	if len(res.Profiling) != len(promquery.DefaultProfilingMetrics()) {
 		t.Errorf("%d profiling families read, want %d", len(res.Profiling), len(promquery.DefaultProfilingMetrics()))
