@@ -14,6 +14,8 @@ func scanCommand(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	c := newCommon("scan", stderr, "text")
 	c.fs.StringVar(&c.at, "at", "", "evaluate the window ending at this time: RFC 3339 or Unix seconds (default now)")
 	output := c.fs.String("output", "table", "table or json")
+	allPods := c.fs.Bool("all-pods", false, "table: list every pod, benign ones included (default: findings and a summary)")
+	curves := c.fs.String("curves", "findings", "json: whose per-chunk evidence curves to print, findings or all")
 	cfg, err := c.load(args)
 	if err != nil {
 		return err
@@ -21,6 +23,10 @@ func scanCommand(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	if *output != "table" && *output != "json" {
 		return &configError{fmt.Errorf("--output: must be table or json, got %q", *output)}
 	}
+	if *curves != "findings" && *curves != "all" {
+		return &configError{fmt.Errorf("--curves: must be findings or all, got %q", *curves)}
+	}
+	view := cycle.View{AllPods: *allPods, AllCurves: *curves == "all"}
 	at, err := parseAt(c.at, time.Now())
 	if err != nil {
 		return err
@@ -46,9 +52,9 @@ func scanCommand(ctx context.Context, args []string, stdout, stderr io.Writer) e
 		return runErr
 	}
 	if *output == "json" {
-		err = res.WriteJSON(stdout)
+		err = res.WriteJSON(stdout, view)
 	} else {
-		err = res.WriteTable(stdout)
+		err = res.WriteTable(stdout, view)
 	}
 	if err != nil {
 		return fmt.Errorf("write output: %w", err)

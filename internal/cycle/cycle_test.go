@@ -94,7 +94,7 @@ func TestPartialDataTakesNoAction(t *testing.T) {
 		t.Fatalf("%d suspect series published from partial data (%v)", n, err)
 	}
 	var buf bytes.Buffer
-	if err := res.WriteJSON(&buf); err != nil {
+	if err := res.WriteJSON(&buf, cycle.View{}); err != nil {
 		t.Fatal(err)
 	}
 	var doc struct {
@@ -136,7 +136,7 @@ func TestEnforceCycleDeletesAndPersistsState(t *testing.T) {
 		t.Fatalf("success cycles = %v", got)
 	}
 	var table bytes.Buffer
-	if err := res.WriteTable(&table); err != nil || !strings.Contains(table.String(), "delete: strike 1 of 1") {
+	if err := res.WriteTable(&table, cycle.View{}); err != nil || !strings.Contains(table.String(), "delete: strike 1 of 1") {
 		t.Fatalf("table: %v\n%s", err, table.String())
 	}
 }

@@ -92,8 +92,29 @@ type JSONStep struct {
 	Error     string `json:"error,omitempty"`
 }
 
-// JSON builds the stable JSON document of a result.
-func (r Result) JSON() JSONResult {
+// View says how much of a result to print. The zero value is the default:
+// findings in full, benign pods without their evidence curves (table: not
+// listed, only counted), so 10,000 pods print in a few megabytes.
+type View struct {
+	// AllPods lists every pod in the table, benign ones included.
+	AllPods bool
+	// AllCurves keeps every pod's per-chunk evidence curve and signal
+	// evidence in the JSON, benign pods included.
+	AllCurves bool
+}
+
+// finding reports whether a pod is more than benign: its evidence is kept
+// whole in every view.
+func finding(p analyzer.PodReport) bool { return p.Verdict != analyzer.Benign }
+
+// JSON builds the stable JSON document of a result, every pod's evidence
+// whole (View{AllCurves: true}).
+func (r Result) JSON() JSONResult { return r.JSONView(View{AllCurves: true}) }
+
+// JSONView builds the JSON document as v says: without AllCurves, a benign
+// pod's evidence carries no per-chunk curve and no signal numbers (its GPUs
+// still do).
+func (r Result) JSONView(v View) JSONResult {
 	out := JSONResult{
 		At: r.At.UTC(), Window: model.Duration(r.Window).String(), Chunk: model.Duration(r.Report.Chunk).String(),
 		ScrapeInterval: model.Duration(r.Report.ScrapeInterval).String(),
@@ -108,6 +129,9 @@ func (r Result) JSON() JSONResult {
 	}
 	for _, p := range r.Report.Pods {
 		jp := JSONPod{Namespace: p.Namespace, Pod: p.Pod, Node: p.Node, Verdict: p.Verdict, Shared: p.Shared, Evidence: p.Evidence, GPUs: []JSONGPU{}}
+		if !v.AllCurves && !finding(p) {
+			jp.Evidence.Curves, jp.Evidence.Signals = []analyzer.GPUCurve{}, nil
+		}
 		for _, g := range p.GPUs {
 			jp.GPUs = append(jp.GPUs, jsonGPU(g))
 		}
@@ -143,20 +167,23 @@ func jsonGPU(g analyzer.GPUReport) JSONGPU {
 	}
 }
 
-// WriteJSON writes the result as indented JSON.
-func (r Result) WriteJSON(w io.Writer) error {
+// WriteJSON writes the result as indented JSON, as v says.
+func (r Result) WriteJSON(w io.Writer, v View) error {
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
 	enc.SetEscapeHTML(false)
-	return enc.Encode(r.JSON())
+	return enc.Encode(r.JSONView(v))
 }
 
-// WriteTable writes one line per pod (the deciding GPU's numbers), the
-// unattributed GPUs, the actions and any warnings.
-func (r Result) WriteTable(w io.Writer) error {
-	fmt.Fprintf(w, "window %s ending %s, chunk %s, scrape interval %s (%s)\n\n",
+// WriteTable writes a summary, one line per pod that is not benign (every
+// pod with v.AllPods; the deciding GPU's numbers), the unattributed GPUs
+// that are busy, the actions and any warnings.
+func (r Result) WriteTable(w io.Writer, v View) error {
+	fmt.Fprintf(w, "window %s ending %s, chunk %s, scrape interval %s (%s)\n",
 		model.Duration(r.Window), r.At.UTC().Format(time.RFC3339), model.Duration(r.Report.Chunk),
 		model.Duration(r.Report.ScrapeInterval), r.Report.ScrapeIntervalSource)
+	r.writeSummary(w)
+	fmt.Fprintln(w)
 	tw := tabwriter.NewWriter(w, 2, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "NAMESPACE\tPOD\tNODE\tVERDICT\tRULE\tGPUS\tMEAN\tSTDDEV\tMIN\tMAX\tCOVERAGE\tACTION")
 	decisions := map[analyzer.PodKey]string{}
@@ -166,6 +193,9 @@ func (r Result) WriteTable(w io.Writer) error {
 		}
 	}
 	for _, p := range r.Report.Pods {
+		if !v.AllPods && !finding(p) {
+			continue
+		}
 		g := deciding(p)
 		gpus := fmt.Sprint(len(p.GPUs))
 		if p.Shared {
@@ -181,9 +211,15 @@ func (r Result) WriteTable(w io.Writer) error {
 	if err := tw.Flush(); err != nil {
 		return err
 	}
-	if n := len(r.Report.UnattributedGPUs); n > 0 {
+	var podless []analyzer.GPUReport
+	for _, g := range r.Report.UnattributedGPUs {
+		if v.AllPods || g.Verdict != analyzer.Benign {
+			podless = append(podless, g)
+		}
+	}
+	if n := len(podless); n > 0 {
 		fmt.Fprintf(w, "\n%d GPU(s) with no workload pod:", n)
-		for _, g := range r.Report.UnattributedGPUs {
+		for _, g := range podless {
 			fmt.Fprintf(w, "  %s gpu %s", g.Node, g.Index)
 			if g.MIGInstance != "" {
 				fmt.Fprintf(w, " mig %s", g.MIGInstance)
@@ -209,6 +245,35 @@ func (r Result) WriteTable(w io.Writer) error {
 		fmt.Fprintf(w, "warning: %s\n", warning)
 	}
 	return nil
+}
+
+// writeSummary writes the counts an SRE reads first: pods and GPUs per
+// verdict, how many findings could delete, what the signals allow, and what
+// reading took.
+func (r Result) writeSummary(w io.Writer) {
+	pods := map[analyzer.Verdict]int{}
+	deletable, gpus := 0, 0
+	for _, p := range r.Report.Pods {
+		pods[p.Verdict]++
+		gpus += len(p.GPUs)
+		if p.Verdict == analyzer.Miner && p.Evidence.Enforceable {
+			deletable++
+		}
+	}
+	busy := 0
+	for _, g := range r.Report.UnattributedGPUs {
+		if g.Verdict == analyzer.BusyUnattributed {
+			busy++
+		}
+	}
+	fmt.Fprintf(w, "%d pods: %d miner (%d on strong evidence), %d insufficient_data, %d benign; %d pod GPUs, %d GPUs without a pod (%d busy)\n",
+		len(r.Report.Pods), pods[analyzer.Miner], deletable, pods[analyzer.InsufficientData], pods[analyzer.Benign],
+		gpus, len(r.Report.UnattributedGPUs), busy)
+	inv := r.Report.Inventory
+	fmt.Fprintf(w, "signals: %d GPUs, math pipes on %d, strong evidence possible on %d (miner-detector signals: what to enable)\n",
+		inv.GPUs, inv.Roles[analyzer.RolePipes], inv.StrongEvidence)
+	fmt.Fprintf(w, "read: %d series, %d queries, peak %d samples, %d re-reads\n",
+		r.Read.Plan.Series, r.Read.Queries(), r.Read.PeakSamples(), r.Read.Rereads)
 }
 
 // deciding is the GPU whose verdict is the pod's.

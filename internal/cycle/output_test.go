@@ -23,13 +23,21 @@ func TestOutputGolden(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var table, js bytes.Buffer
-	if err := res.WriteTable(&table); err != nil {
+	var table, all, js, jsAll bytes.Buffer
+	if err := res.WriteTable(&table, cycle.View{}); err != nil {
 		t.Fatal(err)
 	}
-	if err := res.WriteJSON(&js); err != nil {
+	if err := res.WriteTable(&all, cycle.View{AllPods: true}); err != nil {
+		t.Fatal(err)
+	}
+	if err := res.WriteJSON(&js, cycle.View{}); err != nil {
+		t.Fatal(err)
+	}
+	if err := res.WriteJSON(&jsAll, cycle.View{AllCurves: true}); err != nil {
 		t.Fatal(err)
 	}
 	golden.Check(t, "scan.table.golden", table.Bytes())
+	golden.Check(t, "scan-all.table.golden", all.Bytes())
 	golden.Check(t, "scan.json.golden", js.Bytes())
+	golden.Check(t, "scan-all-curves.json.golden", jsAll.Bytes())
 }

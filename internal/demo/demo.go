@@ -116,7 +116,7 @@ func Run(ctx context.Context, o Options) (Outcome, error) {
 			return out, fmt.Errorf("cycle %d: %w", i+1, err)
 		}
 		out.Results = append(out.Results, res)
-		if err := res.WriteTable(o.Out); err != nil {
+		if err := res.WriteTable(o.Out, cycle.View{AllPods: true}); err != nil {
 			return out, err
 		}
 	}
