@@ -148,6 +148,7 @@ func (r *Reader) readFamily(ctx context.Context, fam family, base []*labels.Matc
 			ms = append(slices.Clip(base), m)
 		}
 		sel := rangeOver(selector(fam.metric, ms), chunk, sem)
+		g := newGrid(end, window, chunk)
 		if fam.windowed {
 			for i, s := range stats {
 				q := chunkExpr(s, sel)
@@ -160,7 +161,7 @@ func (r *Reader) readFamily(ctx context.Context, fam family, base []*labels.Matc
 				if !ok {
 					return plan, fmt.Errorf("query %s: got %s, want a vector", q, v.Type())
 				}
-				joinVector(joined, vec, i, fam.signal)
+				joinVector(joined, vec, i, fam.signal, g)
 			}
 			continue
 		}
@@ -176,7 +177,7 @@ func (r *Reader) readFamily(ctx context.Context, fam family, base []*labels.Matc
 				if !ok {
 					return plan, fmt.Errorf("query %s: got %s, want a matrix", q, v.Type())
 				}
-				join(joined, m, i, fam.signal)
+				join(joined, m, i, fam.signal, g)
 			}
 		}
 	}
@@ -232,13 +233,40 @@ func (r *Reader) seriesPerNode(ctx context.Context, metric string, base []*label
 	return out, nil
 }
 
-// joinedSeries holds the five statistics of one series per chunk end.
+// joinedSeries holds the five statistics of one series per chunk end, in
+// slices indexed by the chunk's position on its grid: no map, no pointer
+// per point.
 type joinedSeries struct {
 	signal analyzer.Signal
 	metric model.Metric
-	chunks map[model.Time]*[5]float64
-	seen   map[model.Time]uint8 // bit i set: stats[i] present
+	grid   grid
+	vals   [][5]float64
+	seen   []uint8 // bit i set: stats[i] present
 }
+
+// grid is where a family's points fall: the ends of n steps of step after
+// start (chunks, or one step spanning the window).
+type grid struct {
+	start model.Time
+	step  int64 // milliseconds
+	n     int
+}
+
+func newGrid(end time.Time, window, step time.Duration) grid {
+	return grid{start: model.TimeFromUnixNano(end.Add(-window).UnixNano()), step: step.Milliseconds(), n: int(window / step)}
+}
+
+// index is the position of the step ending at t, or -1 off the grid.
+func (g grid) index(t model.Time) int {
+	d := int64(t - g.start)
+	if g.step <= 0 || d <= 0 || d%g.step != 0 || int(d/g.step) > g.n {
+		return -1
+	}
+	return int(d/g.step) - 1
+}
+
+// end is the end of the step at position i.
+func (g grid) end(i int) model.Time { return g.start + model.Time(int64(i+1)*g.step) }
 
 // seriesKey identifies a joined series: the *_over_time functions drop the
 // metric name, so the signal tells apart series with the same labels.
@@ -247,32 +275,39 @@ type seriesKey struct {
 	fp     model.Fingerprint
 }
 
-func join(into map[seriesKey]*joinedSeries, m model.Matrix, stat int, sig analyzer.Signal) {
+func join(into map[seriesKey]*joinedSeries, m model.Matrix, stat int, sig analyzer.Signal, g grid) {
 	for _, ss := range m {
-		fp := seriesKey{sig, ss.Metric.Fingerprint()}
-		j := into[fp]
-		if j == nil {
-			j = &joinedSeries{signal: sig, metric: ss.Metric, chunks: map[model.Time]*[5]float64{}, seen: map[model.Time]uint8{}}
-			into[fp] = j
-		}
+		j := joinedFor(into, ss.Metric, sig, g)
 		for _, p := range ss.Values {
-			c := j.chunks[p.Timestamp]
-			if c == nil {
-				c = new([5]float64)
-				j.chunks[p.Timestamp] = c
-			}
-			c[stat] = float64(p.Value)
-			j.seen[p.Timestamp] |= 1 << stat
+			j.set(p.Timestamp, stat, float64(p.Value))
 		}
 	}
 }
 
 // joinVector joins one statistic of window-level instant queries: one
 // point per series, at the evaluation time.
-func joinVector(into map[seriesKey]*joinedSeries, v model.Vector, stat int, sig analyzer.Signal) {
+func joinVector(into map[seriesKey]*joinedSeries, v model.Vector, stat int, sig analyzer.Signal, g grid) {
 	for _, smp := range v {
-		m := model.Matrix{{Metric: smp.Metric, Values: []model.SamplePair{{Timestamp: smp.Timestamp, Value: smp.Value}}}}
-		join(into, m, stat, sig)
+		joinedFor(into, smp.Metric, sig, g).set(smp.Timestamp, stat, float64(smp.Value))
+	}
+}
+
+func joinedFor(into map[seriesKey]*joinedSeries, m model.Metric, sig analyzer.Signal, g grid) *joinedSeries {
+	key := seriesKey{sig, m.Fingerprint()}
+	j := into[key]
+	if j == nil {
+		j = &joinedSeries{signal: sig, metric: m, grid: g, vals: make([][5]float64, g.n), seen: make([]uint8, g.n)}
+		into[key] = j
+	}
+	return j
+}
+
+// set records one statistic at t; a point off the grid is outside the
+// window and dropped.
+func (j *joinedSeries) set(t model.Time, stat int, v float64) {
+	if i := j.grid.index(t); i >= 0 {
+		j.vals[i][stat] = v
+		j.seen[i] |= 1 << stat
 	}
 }
 
@@ -298,17 +333,16 @@ func (r *Reader) build(ctx context.Context, res *Result, joined map[seriesKey]*j
 		if j.signal != analyzer.SignalUtil {
 			lo, hi = j.signal.ValidRange()
 		}
-		ts := make([]model.Time, 0, len(j.chunks))
-		for t := range j.chunks {
-			ts = append(ts, t)
-		}
-		slices.Sort(ts)
-		for _, t := range ts {
-			if j.seen[t] != all {
+		for i, seen := range j.seen {
+			if seen == 0 {
+				continue
+			}
+			t := j.grid.end(i)
+			if seen != all {
 				warn([]string{fmt.Sprintf("incomplete statistics for %s at %s: the server answered some of the five queries only", j.metric, t.Time().UTC().Format(time.RFC3339))})
 				continue
 			}
-			v := j.chunks[t]
+			v := j.vals[i]
 			c := analyzer.Chunk{End: t.Time(), Moments: analyzer.MomentsFromStats(v[0], v[1], v[2], v[3], v[4])}
 			if !c.Valid(lo, hi) {
 				if j.signal == analyzer.SignalUtil && res.Rereads < r.cfg.MaxRereads {
