@@ -30,12 +30,17 @@ func Analyze(in Input, cfg Config) Report {
 	shared := findShared(groups, in.Chunk, rep.ScrapeInterval)
 
 	byPod := map[PodKey][]GPUReport{}
+	podGroups := map[PodKey][]*group{}
 	for _, g := range groups {
 		r := judgeGPU(g, expected, cfg)
 		if g.pod.Pod == "" {
+			if r.Verdict != Benign || cfg.AllCurves {
+				r.Curve = g.curve(cfg)
+			}
 			rep.UnattributedGPUs = append(rep.UnattributedGPUs, r)
 			continue
 		}
+		podGroups[g.pod] = append(podGroups[g.pod], g)
 		if others := shared[g.gpu.Key()]; len(others) > 1 {
 			for _, o := range others {
 				if o != g.pod {
@@ -47,6 +52,13 @@ func Analyze(in Input, cfg Config) Report {
 		byPod[g.pod] = append(byPod[g.pod], r)
 	}
 	for key, gpus := range byPod {
+		// Evidence curves are built for findings only: at fleet scale the
+		// benign pods' curves would be most of the report's memory.
+		if worstVerdict(gpus) != Benign || cfg.AllCurves {
+			for i, g := range podGroups[key] {
+				gpus[i].Curve = g.curve(cfg)
+			}
+		}
 		rep.Pods = append(rep.Pods, podReport(key, gpus, rep, cfg))
 	}
 	slices.SortFunc(rep.Pods, func(a, b PodReport) int {
@@ -237,13 +249,37 @@ func mergeChunks(chunks []Chunk, lo, hi, scale float64, curve bool) Stats {
 	return s
 }
 
-func judgeGPU(g *group, expected int64, cfg Config) GPUReport {
-	sig, scale := g.primary()
-	lo, hi := cfg.ValidMin, cfg.ValidMax
+// primaryRange is the primary signal, its scale and its valid range.
+func (g *group) primaryRange(cfg Config) (sig Signal, scale, lo, hi float64) {
+	sig, scale = g.primary()
+	lo, hi = cfg.ValidMin, cfg.ValidMax
 	if sig != SignalUtil {
 		lo, hi = sig.ValidRange()
 	}
-	r := GPUReport{GPU: g.gpu, Container: g.container, Stats: mergeChunks(g.inOrder(sig), lo, hi, scale, true)}
+	return sig, scale, lo, hi
+}
+
+// curve is the group's evidence curve: the per-chunk means of its primary
+// signal.
+func (g *group) curve(cfg Config) []ChunkMean {
+	sig, scale, lo, hi := g.primaryRange(cfg)
+	return mergeChunks(g.inOrder(sig), lo, hi, scale, true).Curve
+}
+
+// worstVerdict is the most severe of the GPUs' verdicts.
+func worstVerdict(gpus []GPUReport) Verdict {
+	v := Benign
+	for _, g := range gpus {
+		if g.Verdict.Severity() > v.Severity() {
+			v = g.Verdict
+		}
+	}
+	return v
+}
+
+func judgeGPU(g *group, expected int64, cfg Config) GPUReport {
+	sig, scale, lo, hi := g.primaryRange(cfg)
+	r := GPUReport{GPU: g.gpu, Container: g.container, Stats: mergeChunks(g.inOrder(sig), lo, hi, scale, false)}
 	r.ExpectedSamples = expected
 	if expected > 0 {
 		r.Coverage = float64(r.Count) / float64(expected)

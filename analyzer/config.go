@@ -27,6 +27,10 @@ type Config struct {
 	// ValidMin and ValidMax bound a valid sample; values outside, NaN and
 	// ±Inf are bad samples.
 	ValidMin, ValidMax float64
+	// AllCurves builds the evidence curve of every GPU; by default only
+	// findings get one (at fleet scale the curves of benign pods would be
+	// most of a report's memory).
+	AllCurves bool
 }
 
 // DefaultConfig is the old detector's rule with an 80 % coverage guard.

@@ -37,7 +37,9 @@ type Stats struct {
 	BadSamples      int64
 	ExpectedSamples int64
 	Coverage        float64
-	// Curve is the per-chunk mean, oldest first, chunks without samples left out.
+	// Curve is the per-chunk mean, oldest first, chunks without samples left
+	// out; built for the GPUs of findings only (every GPU of a pod that is
+	// not benign, busy GPUs without a pod).
 	Curve []ChunkMean
 	// FirstChunkEnd is the end of the first chunk holding a valid sample.
 	FirstChunkEnd time.Time

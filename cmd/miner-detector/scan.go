@@ -47,6 +47,7 @@ func scanCommand(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	if err != nil {
 		return err
 	}
+	cyc.Analyzer.AllCurves = view.AllCurves
 	res, runErr := cyc.Run(ctx, at)
 	if runErr != nil && !errors.Is(runErr, cycle.ErrPartialData) {
 		return runErr

@@ -23,6 +23,11 @@ func TestOutputGolden(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	c.Analyzer.AllCurves = true
+	resAll, err := c.Run(context.Background(), end)
+	if err != nil {
+		t.Fatal(err)
+	}
 	var table, all, js, jsAll bytes.Buffer
 	if err := res.WriteTable(&table, cycle.View{}); err != nil {
 		t.Fatal(err)
@@ -33,7 +38,7 @@ func TestOutputGolden(t *testing.T) {
 	if err := res.WriteJSON(&js, cycle.View{}); err != nil {
 		t.Fatal(err)
 	}
-	if err := res.WriteJSON(&jsAll, cycle.View{AllCurves: true}); err != nil {
+	if err := resAll.WriteJSON(&jsAll, cycle.View{AllCurves: true}); err != nil {
 		t.Fatal(err)
 	}
 	golden.Check(t, "scan.table.golden", table.Bytes())
