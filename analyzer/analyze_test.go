@@ -269,6 +269,11 @@ func BenchmarkAnalyze10kGPUs288ChunksProfiled(b *testing.B) {
 		w := Workload{Namespace: "ns", Pod: "p" + time.Duration(n).String()}
 		for sig, v := range signals {
 			s := Series{Signal: sig, GPU: g, Workload: w}
+			if sig != SignalUtil { // read window-level, as promquery does
+				s.Chunks = []Chunk{{End: testEnd, Moments: MomentsFromStats(20*288, v, v/100, v*0.98, v*1.02)}}
+				in.Series = append(in.Series, s)
+				continue
+			}
 			for k := range 288 {
 				s.Chunks = append(s.Chunks, Chunk{End: testEnd.Add(-window).Add(time.Duration(k+1) * c),
 					Moments: MomentsFromStats(20, v, v/100, v*0.98, v*1.02)})
