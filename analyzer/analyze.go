@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 	"slices"
+	"strings"
 	"time"
 )
 
@@ -285,18 +286,34 @@ func judgeGPU(g *group, expected int64, cfg Config) GPUReport {
 		r.Coverage = float64(r.Count) / float64(expected)
 	}
 	r.Signals = g.profile(expected)
-	// Signals thinner than the coverage guard are shown, never judged on.
-	judged := r.Signals.covered(cfg.MinCoverage)
-	v := judged.roles()
-	r.Profiling = len(v.pipes) > 0
-	r.SignalsUsed, r.SignalsAbsent = v.used(), v.absent()
 	if r.Count == 0 || r.Coverage < cfg.MinCoverage {
+		if young, ok := judgeYoung(g, r, expected, cfg); ok {
+			return young
+		}
+		r.describeSignals(cfg)
 		r.Rule = cfg.FlatHighUtil.Name()
 		r.Verdict = InsufficientData
 		r.Reason = fmt.Sprintf("coverage %.2f < %.2f (%d of %d expected samples, %d bad)",
 			r.Coverage, cfg.MinCoverage, r.Count, expected, r.BadSamples)
 		return r
 	}
+	return decide(g, r, cfg)
+}
+
+// describeSignals reads the GPU's covered signals by role into the report.
+func (r *GPUReport) describeSignals(cfg Config) view {
+	// Signals thinner than the coverage guard are shown, never judged on.
+	v := r.Signals.covered(cfg.MinCoverage).roles()
+	r.Profiling = len(v.pipes) > 0
+	r.SignalsUsed, r.SignalsAbsent = v.used(), v.absent()
+	return v
+}
+
+// decide applies the rules to a GPU whose samples cover enough of what is
+// judged (the window, or a young pod's own life).
+func decide(g *group, r GPUReport, cfg Config) GPUReport {
+	v := r.describeSignals(cfg)
+	judged := v.p
 	if g.pod.Pod == "" {
 		r.Rule = cfg.BusyWithoutPod.Name()
 		r.Verdict, r.Reason = Benign, ""
@@ -338,6 +355,70 @@ func judgeGPU(g *group, expected int64, cfg Config) GPUReport {
 	}
 	r.Reason += "; evidence " + string(r.Strength) + ": " + r.StrengthReason
 	return r
+}
+
+// judgeYoung judges a GPU whose samples start inside the window (a young
+// pod) over its own life, from its first sample to the window's end, once
+// that span reaches cfg.MinSpanStrong. Only strong evidence counts there:
+// the rules run on the span exactly as on a window (the same coverage guard,
+// of the span; the same signals), and a verdict that is not a miner on
+// strong evidence leaves the GPU insufficient_data, to be judged on the full
+// window's coverage like any other. So a young pod can be deleted minutes
+// after it starts only when every math pipe FP32, FP64 and tensor work would
+// use was seen idle; flat training that starts with busy pipes, and anything
+// judged on weaker evidence, waits for the window.
+func judgeYoung(g *group, r GPUReport, expected int64, cfg Config) (GPUReport, bool) {
+	if cfg.MinSpanStrong <= 0 || expected <= 0 || r.Count == 0 {
+		return r, false
+	}
+	interval := time.Duration(float64(g.window.chunk*time.Duration(g.window.n)) / float64(expected))
+	sig, _ := g.primary()
+	var first Chunk
+	for _, c := range g.inOrder(sig) {
+		if c.Count > 0 {
+			first = c
+			break
+		}
+	}
+	end := g.window.start.Add(time.Duration(g.window.n) * g.window.chunk)
+	// The first sample is at most one chunk before the first chunk's end:
+	// count back its samples at the scrape interval, no further.
+	lead := min(time.Duration(first.Count)*interval, g.window.chunk)
+	span := end.Sub(first.End) + lead
+	if first.End.IsZero() || span < cfg.MinSpanStrong || interval <= 0 {
+		return r, false
+	}
+	spanExpected := int64(math.Round(float64(span) / float64(interval)))
+	y := r
+	y.Span, y.ExpectedSamples = span, spanExpected
+	y.Coverage = float64(r.Count) / float64(spanExpected)
+	if y.Coverage < cfg.MinCoverage {
+		return r, false
+	}
+	y.Signals = Profile{}
+	for s, st := range r.Signals {
+		st.Coverage = float64(st.Samples) / float64(spanExpected)
+		y.Signals[s] = st
+	}
+	y = decide(g, y, cfg)
+	if y.Verdict != Miner || y.Strength != StrengthStrong {
+		return r, false
+	}
+	y.Reason = fmt.Sprintf("young: judged over its own %s (since %s, min span %s for strong evidence): %s",
+		formatSpan(span), end.Add(-span).UTC().Format(time.RFC3339), formatSpan(cfg.MinSpanStrong), y.Reason)
+	return y, true
+}
+
+// formatSpan prints 15m rather than 15m0s.
+func formatSpan(d time.Duration) string {
+	s := d.Round(time.Second).String()
+	if strings.HasSuffix(s, "m0s") {
+		s = strings.TrimSuffix(s, "0s")
+	}
+	if strings.HasSuffix(s, "h0m") {
+		s = strings.TrimSuffix(s, "0m")
+	}
+	return s
 }
 
 // utilizationOnly says why no math pipe could judge a GPU: none exported,
@@ -394,6 +475,7 @@ func podReport(key PodKey, gpus []GPUReport, rep Report, cfg Config) PodReport {
 			MinCoverage: cfg.MinCoverage,
 		},
 		Profiling:            worst.Profiling,
+		SpanSecs:             worst.Span.Seconds(),
 		Strength:             worst.Strength,
 		StrengthReason:       worst.StrengthReason,
 		Enforceable:          worst.Verdict == Miner && worst.Strength.Enforceable(),

@@ -27,6 +27,11 @@ type Config struct {
 	// ValidMin and ValidMax bound a valid sample; values outside, NaN and
 	// ±Inf are bad samples.
 	ValidMin, ValidMax float64
+	// MinSpanStrong is how much of its own life a young pod (first sample
+	// inside the window) must have shown before it is judged over that span
+	// instead of the window; only a miner verdict on strong evidence stands
+	// there. Zero: young pods wait for the window's coverage.
+	MinSpanStrong time.Duration
 	// AllCurves builds the evidence curve of every GPU; by default only
 	// findings get one (at fleet scale the curves of benign pods would be
 	// most of a report's memory).
@@ -56,8 +61,12 @@ func DefaultConfig() Config {
 		},
 		BusyWithoutPod: BusyWithoutPod{MeanAbove: 50},
 		MinCoverage:    0.8,
-		ValidMin:       0,
-		ValidMax:       100,
+		// Ten minutes of a new pod's life, every sample with idle tensor,
+		// FP32 and FP64 pipes: with 2 strikes every 5 minutes, a miner is
+		// deleted 15-20 minutes after it starts.
+		MinSpanStrong: 10 * time.Minute,
+		ValidMin:      0,
+		ValidMax:      100,
 	}
 }
 
@@ -68,6 +77,8 @@ func (c Config) Validate() error {
 		return fmt.Errorf("minCoverage: must be in (0, 1], got %v", c.MinCoverage)
 	case c.ScrapeInterval < 0:
 		return fmt.Errorf("scrapeInterval: must not be negative, got %v", c.ScrapeInterval)
+	case c.MinSpanStrong < 0:
+		return fmt.Errorf("minSpanStrong: must not be negative, got %v", c.MinSpanStrong)
 	case c.ValidMin >= c.ValidMax:
 		return fmt.Errorf("valid range: min %v must be below max %v", c.ValidMin, c.ValidMax)
 	}

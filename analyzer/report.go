@@ -69,6 +69,9 @@ type GPUReport struct {
 	// SignalsUsed are the covered signals the roles were read from;
 	// SignalsAbsent the preferred ones that were not there.
 	SignalsUsed, SignalsAbsent []Signal
+	// Span, when set, is the young pod's own life the GPU was judged over
+	// (from its first sample to the window's end) instead of the window.
+	Span time.Duration
 	// Strength grades a miner verdict's evidence (empty otherwise), and
 	// StrengthReason says why.
 	Strength       Strength
@@ -84,8 +87,11 @@ type Evidence struct {
 	Rule       string     `json:"rule"`
 	Thresholds Thresholds `json:"thresholds"`
 	// Reason is the deciding GPU's explanation.
-	Reason               string    `json:"reason"`
-	WindowSecs           float64   `json:"window_seconds"`
+	Reason     string  `json:"reason"`
+	WindowSecs float64 `json:"window_seconds"`
+	// SpanSecs, when set, is the young pod's own life the deciding GPU was
+	// judged over, on strong evidence, instead of the whole window.
+	SpanSecs             float64   `json:"span_seconds,omitempty"`
 	WindowEnd            time.Time `json:"window_end"`
 	ScrapeIntervalSecs   float64   `json:"scrape_interval_seconds"`
 	ScrapeIntervalSource string    `json:"scrape_interval_source"`

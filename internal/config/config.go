@@ -40,6 +40,9 @@ type Config struct {
 	Rules    Rules  `json:"rules"`
 	// MinCoverage is the share of expected samples a GPU needs to be judged.
 	MinCoverage float64 `json:"minCoverage"`
+	// MinSpanStrong is how much of its own life a young pod must have shown
+	// to be judged over it, on strong evidence only; 0 turns it off.
+	MinSpanStrong Duration `json:"minSpanStrong"`
 	// ScrapeInterval is the dcgm-exporter scrape interval; 0 detects it.
 	ScrapeInterval Duration `json:"scrapeInterval"`
 	Actions        Actions  `json:"actions"`
@@ -216,7 +219,8 @@ func Default() Config {
 			},
 			BusyWithoutPod: BusyWithoutPod{MeanAbove: a.BusyWithoutPod.MeanAbove},
 		},
-		MinCoverage: a.MinCoverage,
+		MinCoverage:   a.MinCoverage,
+		MinSpanStrong: Duration(a.MinSpanStrong),
 		Actions: Actions{
 			StrikesToEnforce: p.StrikesToEnforce, MaxDeletionsPerCycle: p.MaxDeletionsPerCycle,
 			ProtectedNamespaces: p.ProtectedNamespaces,
@@ -377,6 +381,7 @@ func (c Config) Analyzer() analyzer.Config {
 	a := analyzer.DefaultConfig()
 	a.FlatHighUtil = analyzer.FlatHighUtil{MeanAbove: c.Rule.MeanAbove, StdDevBelow: c.Rule.StdDevBelow}
 	a.MinCoverage = c.MinCoverage
+	a.MinSpanStrong = c.MinSpanStrong.D()
 	a.ScrapeInterval = c.ScrapeInterval.D()
 	r := c.Rules
 	a.TrainingVeto = analyzer.TrainingVeto{Disabled: !r.TrainingVeto.Enabled, PipeActiveAbove: r.TrainingVeto.PipeActiveAbove}
