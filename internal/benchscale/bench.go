@@ -127,10 +127,13 @@ func runCase(ctx context.Context, opts Options, gpus int, c Case, logf func(stri
 	proxy.Reset()
 	row.Cycle = RunCycle(ctx, opts.Detector, work, proxy.URL, c.Window, opts.End, c.ReadProfiling)
 	row.Cycle.Received, row.Cycle.Responses = proxy.Bytes(), proxy.Responses()
+	wait := proxy.ServerWait()
 	q := row.Cycle.Query
-	logf("  cycle: %s, %d queries (%d responses, %d gzip), peak samples %d, %d series, semantics %s, rereads %d, %.1f MB received, RSS %d MiB, output %.1f MB; prometheus peak RSS %d MiB",
+	logf("  cycle: %s, %d queries (%d responses, %d gzip), peak samples %d, %d series, semantics %s, rereads %d, %.1f MB received, RSS %d MiB, output %.1f MB; prometheus peak RSS %d MiB; "+
+		"waiting for Prometheus's answers %s (summed), detector CPU %s",
 		row.Cycle.Wall.Round(time.Millisecond), q.Queries, row.Cycle.Responses, proxy.Gzipped(), q.PeakSamples, q.Series, q.Semantics, q.Rereads,
-		float64(row.Cycle.Received)/1e6, row.RSSMiB(), float64(row.Cycle.OutputBytes)/1e6, srv.PeakRSS()>>20)
+		float64(row.Cycle.Received)/1e6, row.RSSMiB(), float64(row.Cycle.OutputBytes)/1e6, srv.PeakRSS()>>20,
+		wait.Round(time.Millisecond), row.Cycle.CPU.Round(time.Millisecond))
 	if row.Cycle.Err != nil {
 		logf("  cycle FAILED: %v; the detector's log ends:\n%s", row.Cycle.Err, lastLines(strings.TrimSpace(row.Cycle.Stderr), 20))
 	}

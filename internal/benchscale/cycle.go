@@ -27,7 +27,8 @@ type Query struct {
 // Cycle is one measured `scan`.
 type Cycle struct {
 	Wall        time.Duration
-	MaxRSSBytes int64 // the subprocess's peak resident set (getrusage ru_maxrss)
+	MaxRSSBytes int64         // the subprocess's peak resident set (getrusage ru_maxrss)
+	CPU         time.Duration // the subprocess's user + system CPU time
 	OutputBytes int64
 	Received    int64 // response bytes from Prometheus, through the proxy
 	Responses   int64 // HTTP responses through the proxy
@@ -73,6 +74,7 @@ func RunCycle(ctx context.Context, detector, workDir, promURL string, window tim
 	if cmd.ProcessState != nil {
 		if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
 			c.MaxRSSBytes = ru.Maxrss * 1024 // kilobytes on Linux
+			c.CPU = time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 		}
 	}
 	if fi, err := os.Stat(outFile); err == nil {

@@ -161,6 +161,7 @@ type CountingProxy struct {
 	bytes     atomic.Int64
 	responses atomic.Int64
 	gzipped   atomic.Int64
+	waitNanos atomic.Int64
 	srv       *http.Server
 }
 
@@ -177,7 +178,15 @@ func StartProxy(target string) (*CountingProxy, error) {
 	}
 	p := &CountingProxy{URL: "http://" + ln.Addr().String()}
 	rp := httputil.NewSingleHostReverseProxy(u)
+	director := rp.Director
+	rp.Director = func(r *http.Request) {
+		director(r)
+		*r = *r.WithContext(context.WithValue(r.Context(), sentAt{}, time.Now()))
+	}
 	rp.ModifyResponse = func(resp *http.Response) error {
+		if t, ok := resp.Request.Context().Value(sentAt{}).(time.Time); ok {
+			p.waitNanos.Add(int64(time.Since(t)))
+		}
 		p.responses.Add(1)
 		if resp.Header.Get("Content-Encoding") == "gzip" {
 			p.gzipped.Add(1)
@@ -191,7 +200,21 @@ func StartProxy(target string) (*CountingProxy, error) {
 }
 
 // Reset zeroes the counters.
-func (p *CountingProxy) Reset() { p.bytes.Store(0); p.responses.Store(0); p.gzipped.Store(0) }
+func (p *CountingProxy) Reset() {
+	p.bytes.Store(0)
+	p.responses.Store(0)
+	p.gzipped.Store(0)
+	p.waitNanos.Store(0)
+}
+
+// ServerWait is the time from sending each request to Prometheus until its
+// response headers came back, summed over the requests since the last
+// Reset. Prometheus 2.x evaluates a query and encodes its whole answer
+// before it writes the headers, so this is the server's share of a
+// sequential cycle; the rest is transfer and the detector's own work.
+func (p *CountingProxy) ServerWait() time.Duration { return time.Duration(p.waitNanos.Load()) }
+
+type sentAt struct{}
 
 // Gzipped is how many of those responses came gzip-compressed.
 func (p *CountingProxy) Gzipped() int64 { return p.gzipped.Load() }
