@@ -3,7 +3,7 @@ VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 # The same build command the Dockerfile runs.
 BUILD = CGO_ENABLED=0 $(GO) build -trimpath -ldflags "-s -w -X main.version=$(VERSION)"
 
-.PHONY: test deps lint build demo bench manifests
+.PHONY: test deps lint build demo bench bench-scale manifests
 
 ## test: install what the tests need, then gofmt, go vet and go test -race
 test: deps lint
@@ -29,6 +29,14 @@ demo:
 ## bench: run the benchmarks and print them as a table
 bench:
 	@$(GO) test -run '^$$' -bench . -benchmem ./... | ./scripts/benchtable.sh
+
+## bench-scale: one detector cycle against the floor (every sample read once) on
+## simulated 1k and 10k GPU fleets served by Debian's Prometheus (issue 13);
+## BENCH_SCALE_FLAGS=-gpus=1000 for the small fleet only. Not part of `make test`.
+BENCH_SCALE_FLAGS ?=
+bench-scale:
+	@./scripts/install-test-deps.sh
+	$(GO) run ./internal/benchscale/cmd $(BENCH_SCALE_FLAGS)
 
 ## manifests: re-render deploy/manifests/miner-detector.yaml from the Helm chart
 manifests:
