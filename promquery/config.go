@@ -60,8 +60,8 @@ type Config struct {
 	// MaxSamples is the server's --query.max-samples; every query is planned
 	// to load at most half of it.
 	MaxSamples int64 `json:"maxSamples"`
-	// Chunk is the length of one aggregation chunk; zero picks 5m (or 1m when
-	// the window is not a multiple of 5m).
+	// Chunk is the length of one aggregation chunk; zero picks one (see
+	// ChunkFor: 5m up to 6h windows, longer chunks for longer windows).
 	Chunk time.Duration `json:"chunk"`
 	// MinScrapeInterval is the densest scrape interval assumed when planning
 	// query sizes (never for coverage).
@@ -206,19 +206,38 @@ func (c Config) Validate() error {
 	return nil
 }
 
-// ChunkFor picks the chunk length for a window: the configured one, else 5m,
-// else 1m. The window must be a multiple of it.
+// maxChunksPerWindow bounds the chunks an automatic chunk length cuts a
+// window into: the points every utilization series returns per statistic.
+// Up to 6 h the chunk stays 5 m; a 24 h window takes 20 m chunks (72 points
+// instead of 288); the merge is exact whatever the chunk.
+const maxChunksPerWindow = 72
+
+// autoChunks are the automatic chunk lengths, shortest first.
+var autoChunks = []time.Duration{5 * time.Minute, 10 * time.Minute, 15 * time.Minute, 20 * time.Minute, 30 * time.Minute,
+	time.Hour, 2 * time.Hour, 3 * time.Hour, 4 * time.Hour, 6 * time.Hour}
+
+// ChunkFor picks the chunk length for a window: the configured one, else
+// the shortest automatic length that divides the window into at most
+// maxChunksPerWindow chunks, else 1m (windows that are not a multiple of
+// 5m). The window must be a multiple of it.
 func (c Config) ChunkFor(window time.Duration) (time.Duration, error) {
-	candidates := []time.Duration{5 * time.Minute, time.Minute}
 	if c.Chunk > 0 {
-		candidates = []time.Duration{c.Chunk}
+		if window >= c.Chunk && window%c.Chunk == 0 {
+			return c.Chunk, nil
+		}
+		return 0, fmt.Errorf("window %v is not a multiple of the chunk %v", window, c.Chunk)
 	}
-	for _, chunk := range candidates {
+	for _, chunk := range autoChunks {
+		if window >= chunk && window%chunk == 0 && window/chunk <= maxChunksPerWindow {
+			return chunk, nil
+		}
+	}
+	for _, chunk := range []time.Duration{5 * time.Minute, time.Minute} {
 		if window >= chunk && window%chunk == 0 {
 			return chunk, nil
 		}
 	}
-	return 0, fmt.Errorf("window %v is not a multiple of the chunk %v", window, candidates[0])
+	return 0, fmt.Errorf("window %v is not a multiple of the chunk %v", window, 5*time.Minute)
 }
 
 func validName(s string) bool {

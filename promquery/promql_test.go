@@ -100,12 +100,20 @@ func TestConfigValidate(t *testing.T) {
 
 func TestChunkFor(t *testing.T) {
 	c := DefaultConfig()
-	for window, want := range map[time.Duration]time.Duration{time.Hour: 5 * time.Minute, 7 * time.Minute: time.Minute, 6 * time.Hour: 5 * time.Minute} {
+	for window, want := range map[time.Duration]time.Duration{
+		time.Hour: 5 * time.Minute, 7 * time.Minute: time.Minute, 6 * time.Hour: 5 * time.Minute,
+		12 * time.Hour: 10 * time.Minute, 24 * time.Hour: 20 * time.Minute, 7 * 24 * time.Hour: 3 * time.Hour,
+		65 * time.Minute: 5 * time.Minute, 6*time.Hour + 5*time.Minute: 5 * time.Minute, // not a multiple of a longer one
+	} {
 		if got, err := c.ChunkFor(window); err != nil || got != want {
 			t.Errorf("ChunkFor(%v) = %v, %v; want %v", window, got, err, want)
 		}
 	}
 	if _, err := c.ChunkFor(90 * time.Second); err == nil {
 		t.Error("90s window accepted")
+	}
+	c.Chunk = 5 * time.Minute
+	if got, err := c.ChunkFor(24 * time.Hour); err != nil || got != 5*time.Minute {
+		t.Errorf("configured chunk: ChunkFor(24h) = %v, %v; want 5m", got, err)
 	}
 }
