@@ -315,15 +315,21 @@ func (j *joinedSeries) set(t model.Time, stat int, v float64) {
 // hold invalid samples.
 func (r *Reader) build(ctx context.Context, res *Result, joined map[seriesKey]*joinedSeries, warn func([]string)) error {
 	all := uint8(1<<len(stats) - 1)
-	fps := make([]seriesKey, 0, len(joined))
-	for fp := range joined {
-		fps = append(fps, fp)
+	// A stable order, by signal then labels; each label set is printed once,
+	// not at every comparison.
+	type sortable struct {
+		key    seriesKey
+		labels string
 	}
-	slices.SortFunc(fps, func(a, b seriesKey) int {
-		return cmp.Or(cmp.Compare(a.signal, b.signal), cmp.Compare(joined[a].metric.String(), joined[b].metric.String()))
+	order := make([]sortable, 0, len(joined))
+	for k, j := range joined {
+		order = append(order, sortable{k, j.metric.String()})
+	}
+	slices.SortFunc(order, func(a, b sortable) int {
+		return cmp.Or(cmp.Compare(a.key.signal, b.key.signal), cmp.Compare(a.labels, b.labels))
 	})
-	for _, fp := range fps {
-		j := joined[fp]
+	for _, o := range order {
+		j := joined[o.key]
 		w := r.attr.workload(j.metric)
 		if !r.attr.wanted(w) {
 			continue
