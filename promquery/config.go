@@ -142,6 +142,21 @@ type family struct {
 	windowed bool
 }
 
+// windowStats is the bit mask (over stats) of the statistics a windowed
+// family is read with: only what the rules use. Every signal needs its
+// count (coverage) and mean; the activity and memory signals also their
+// spread (compute_signature's "held"). Without min and max, a window's
+// validity is its mean's: a NaN or ±Inf sample makes the whole window
+// invalid (excluded), an out-of-range one only moves the mean.
+func (f family) windowStats() uint8 {
+	m := uint8(1<<0 | 1<<1) // count, avg
+	switch f.signal {
+	case analyzer.SignalSM, analyzer.SignalDRAM, analyzer.SignalMemCopy:
+		m |= 1 << 2 // stddev
+	}
+	return m
+}
+
 // families are the metrics a cycle reads: utilization first, then the
 // profiling signals in a stable order.
 func (c Config) families() []family {

@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"math"
+	"math/bits"
 	"slices"
 	"time"
 
@@ -57,6 +58,9 @@ type FamilyPlan struct {
 	// Windowed: read as window-level statistics (instant queries), one
 	// chunk spanning the window per series.
 	Windowed bool
+	// Stats is how many statistics each query set asked for (5 chunked;
+	// 2 or 3 windowed).
+	Stats int
 }
 
 // Queries is how many range queries the read ran, every signal included.
@@ -64,7 +68,7 @@ func (r Result) Queries() int {
 	n := r.Plan.Queries()
 	for _, f := range r.Profiling {
 		if f.Plan.Series > 0 {
-			n += f.Plan.Queries()
+			n += f.Plan.Queries() / len(stats) * f.Stats
 		}
 	}
 	return n
@@ -107,7 +111,11 @@ func (r *Reader) Read(ctx context.Context, end time.Time, window time.Duration) 
 		if fam.signal == analyzer.SignalUtil {
 			res.Plan = plan
 		} else {
-			res.Profiling = append(res.Profiling, FamilyPlan{Signal: fam.signal, Metric: fam.metric, Plan: plan, Windowed: fam.windowed})
+			fp := FamilyPlan{Signal: fam.signal, Metric: fam.metric, Plan: plan, Windowed: fam.windowed, Stats: len(stats)}
+			if fam.windowed {
+				fp.Stats = bits.OnesCount8(fam.windowStats())
+			}
+			res.Profiling = append(res.Profiling, fp)
 		}
 	}
 	if err := r.build(ctx, &res, joined, warn); err != nil {
@@ -151,6 +159,9 @@ func (r *Reader) readFamily(ctx context.Context, fam family, base []*labels.Matc
 		g := newGrid(end, window, chunk)
 		if fam.windowed {
 			for i, s := range stats {
+				if fam.windowStats()&(1<<i) == 0 {
+					continue
+				}
 				q := chunkExpr(s, sel)
 				v, ws, _, err := r.api.Query(ctx, q, end)
 				if err != nil {
@@ -161,7 +172,7 @@ func (r *Reader) readFamily(ctx context.Context, fam family, base []*labels.Matc
 				if !ok {
 					return plan, fmt.Errorf("query %s: got %s, want a vector", q, v.Type())
 				}
-				joinVector(joined, vec, i, fam.signal, g)
+				joinVector(joined, vec, i, fam.signal, g, fam.windowStats())
 			}
 			continue
 		}
@@ -242,7 +253,13 @@ type joinedSeries struct {
 	grid   grid
 	vals   [][5]float64
 	seen   []uint8 // bit i set: stats[i] present
+	// want is the mask of the statistics read for this series' family; the
+	// others are filled in (min = max = mean, stddev 0).
+	want uint8
 }
+
+// allStats is the mask of every statistic: chunked families read them all.
+var allStats = uint8(1<<len(stats) - 1)
 
 // grid is where a family's points fall: the ends of n steps of step after
 // start (chunks, or one step spanning the window).
@@ -277,7 +294,7 @@ type seriesKey struct {
 
 func join(into map[seriesKey]*joinedSeries, m model.Matrix, stat int, sig analyzer.Signal, g grid) {
 	for _, ss := range m {
-		j := joinedFor(into, ss.Metric, sig, g)
+		j := joinedFor(into, ss.Metric, sig, g, allStats)
 		for _, p := range ss.Values {
 			j.set(p.Timestamp, stat, float64(p.Value))
 		}
@@ -286,17 +303,17 @@ func join(into map[seriesKey]*joinedSeries, m model.Matrix, stat int, sig analyz
 
 // joinVector joins one statistic of window-level instant queries: one
 // point per series, at the evaluation time.
-func joinVector(into map[seriesKey]*joinedSeries, v model.Vector, stat int, sig analyzer.Signal, g grid) {
+func joinVector(into map[seriesKey]*joinedSeries, v model.Vector, stat int, sig analyzer.Signal, g grid, want uint8) {
 	for _, smp := range v {
-		joinedFor(into, smp.Metric, sig, g).set(smp.Timestamp, stat, float64(smp.Value))
+		joinedFor(into, smp.Metric, sig, g, want).set(smp.Timestamp, stat, float64(smp.Value))
 	}
 }
 
-func joinedFor(into map[seriesKey]*joinedSeries, m model.Metric, sig analyzer.Signal, g grid) *joinedSeries {
+func joinedFor(into map[seriesKey]*joinedSeries, m model.Metric, sig analyzer.Signal, g grid, want uint8) *joinedSeries {
 	key := seriesKey{sig, m.Fingerprint()}
 	j := into[key]
 	if j == nil {
-		j = &joinedSeries{signal: sig, metric: m, grid: g, vals: make([][5]float64, g.n), seen: make([]uint8, g.n)}
+		j = &joinedSeries{signal: sig, metric: m, grid: g, vals: make([][5]float64, g.n), seen: make([]uint8, g.n), want: want}
 		into[key] = j
 	}
 	return j
@@ -314,7 +331,6 @@ func (j *joinedSeries) set(t model.Time, stat int, v float64) {
 // build turns joined statistics into analyzer series, re-reading chunks that
 // hold invalid samples.
 func (r *Reader) build(ctx context.Context, res *Result, joined map[seriesKey]*joinedSeries, warn func([]string)) error {
-	all := uint8(1<<len(stats) - 1)
 	// A stable order, by signal then labels; each label set is printed once,
 	// not at every comparison.
 	type sortable struct {
@@ -344,11 +360,17 @@ func (r *Reader) build(ctx context.Context, res *Result, joined map[seriesKey]*j
 				continue
 			}
 			t := j.grid.end(i)
-			if seen != all {
+			if seen != j.want {
 				warn([]string{fmt.Sprintf("incomplete statistics for %s at %s: the server answered some of the five queries only", j.metric, t.Time().UTC().Format(time.RFC3339))})
 				continue
 			}
 			v := j.vals[i]
+			if j.want&(1<<2) == 0 {
+				v[2] = 0
+			}
+			if j.want&(1<<3|1<<4) == 0 {
+				v[3], v[4] = v[1], v[1]
+			}
 			c := analyzer.Chunk{End: t.Time(), Moments: analyzer.MomentsFromStats(v[0], v[1], v[2], v[3], v[4])}
 			if !c.Valid(lo, hi) {
 				if j.signal == analyzer.SignalUtil && res.Rereads < r.cfg.MaxRereads {
