@@ -36,7 +36,7 @@ func TestPlanQueries(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			p, err := planQueries(c.perNode, planEnd, c.window, 5*time.Minute, time.Second, c.maxSamples)
+			p, err := planQueries(c.perNode, planEnd, c.window, 5*time.Minute, time.Second, c.maxSamples, PeakSamples)
 			if c.wantErr {
 				if err == nil {
 					t.Fatalf("want error, got plan %+v", p)

@@ -134,7 +134,7 @@ func (r *Reader) readFamily(ctx context.Context, fam family, base []*labels.Matc
 		// each instant query loads at most half of maxSamples.
 		chunk = window
 	}
-	plan, err := planQueries(perNode, end, window, chunk, r.cfg.MinScrapeInterval, r.cfg.MaxSamples)
+	plan, err := planQueries(perNode, end, window, chunk, r.cfg.MinScrapeInterval, r.cfg.MaxSamples, r.cfg.SampleLimit)
 	if err != nil {
 		return plan, fmt.Errorf("plan queries for %s: %w", fam.metric, err)
 	}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -73,6 +74,33 @@ func TestReadRealVictoriaMetricsUnalignedEnd(t *testing.T) {
 		if res.Plan.Steps < 50 {
 			t.Fatalf("%d steps per query: VictoriaMetrics aligns only queries of 50 points or more", res.Plan.Steps)
 		}
+	}
+}
+
+// Shards and slices under VictoriaMetrics's own -search.maxSamplesPerQuery,
+// which counts every raw sample a query selects over its whole range (whole
+// storage blocks: here one block of ~1,900 samples per series): planned with
+// sampleLimit "selected", the numbers do not change and no query is refused.
+func TestReadRealVictoriaMetricsShardedUnderSampleLimit(t *testing.T) {
+	const limit = 5000 // under the fleet's 9,526 samples, over any two series'
+	data := testFleet(6*time.Hour, 15*time.Second, "honor")
+	api := startVMRaw(t, data, vmtest.WithMaxSamplesPerQuery(limit))
+	cfg := promquery.DefaultConfig()
+	cfg.MaxSamples, cfg.SampleLimit = limit, promquery.SelectedSamples
+	res := checkRead(t, api, cfg, data, 6*time.Hour)
+	if len(res.Plan.Shards) < 2 || len(res.Plan.Slices) < 2 {
+		t.Fatalf("plan not sharded: %d shards × %d slices", len(res.Plan.Shards), len(res.Plan.Slices))
+	}
+	// Planned as if the limit counted the peak (Prometheus), the window
+	// fits one query, which VictoriaMetrics refuses.
+	peak := promquery.DefaultConfig()
+	peak.MaxSamples = limit
+	r, err := promquery.NewReader(api, peak, 0, 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := r.Read(t.Context(), readEnd, 6*time.Hour); err == nil || !strings.Contains(err.Error(), "maxSamplesPerQuery") {
+		t.Fatalf("peak-planned query against a %d-sample limit: %v; want the server's -search.maxSamplesPerQuery error", limit, err)
 	}
 }
 
