@@ -13,6 +13,7 @@ test: deps lint
 deps:
 	@./scripts/install-test-deps.sh
 	@./scripts/build-kube-test-binaries.sh >/dev/null
+	@./scripts/build-victoria-metrics.sh >/dev/null
 
 lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/api"
@@ -86,9 +87,36 @@ func NewClient(c Connection) (API, error) {
 	if timeout == 0 {
 		timeout = 2 * time.Minute
 	}
-	client, err := api.NewClient(api.Config{Address: c.URL, Client: &http.Client{Transport: rt, Timeout: timeout}})
+	client, err := api.NewClient(api.Config{Address: c.URL, Client: &http.Client{Transport: noCache{rt}, Timeout: timeout}})
 	if err != nil {
 		return nil, fmt.Errorf("prometheus client: %w", err)
 	}
 	return v1.NewAPI(client), nil
+}
+
+// noCache adds nocache=1 to every query. Prometheus, Thanos and Mimir ignore
+// it; VictoriaMetrics needs it to answer at exactly the times asked:
+//   - for a range query of 50 points or more it rounds start and end to
+//     multiples of step so that its rollup result cache can serve them
+//     (promql.AdjustStartEnd in app/vmselect), which moves every chunk end
+//     off the reader's grid unless the window ends on a multiple of the
+//     chunk;
+//   - an instant query closer to now than -search.latencyOffset (30s) is
+//     evaluated that much earlier and the answer stamped with the time asked,
+//     so a window-level read would cover another window than utilization's.
+//
+// Both are skipped for "nocache=1", documented as "the rollup cache can be
+// disabled [...] on a per-query basis by passing nocache=1 query arg to
+// /api/v1/query and /api/v1/query_range" (docs.victoriametrics.com, "Rollup
+// result cache"); the server-wide -search.disableCache does the same.
+type noCache struct{ next http.RoundTripper }
+
+func (n noCache) RoundTrip(r *http.Request) (*http.Response, error) {
+	if strings.HasSuffix(r.URL.Path, "/api/v1/query") || strings.HasSuffix(r.URL.Path, "/api/v1/query_range") {
+		r = r.Clone(r.Context())
+		q := r.URL.Query()
+		q.Set("nocache", "1")
+		r.URL.RawQuery = q.Encode()
+	}
+	return n.next.RoundTrip(r)
 }

@@ -22,6 +22,24 @@ const (
 	Closed Semantics = "closed"
 )
 
+// SampleLimit is how a server counts the samples of a query against its
+// limit.
+type SampleLimit string
+
+const (
+	// PeakSamples: the samples a query holds in memory at once, as
+	// Prometheus's --query.max-samples counts them: each output point and
+	// the range of the series being evaluated.
+	PeakSamples SampleLimit = "peak"
+	// SelectedSamples: every raw sample a query selects over its whole
+	// time range (start minus the range, to end), as VictoriaMetrics's
+	// -search.maxSamplesPerQuery counts them: "the maximum number of raw
+	// samples a single query can process across all time series". It
+	// counts whole storage blocks (up to 8192 samples of a series), which
+	// the half of the limit the plan leaves unused absorbs in part.
+	SelectedSamples SampleLimit = "selected"
+)
+
 // LabelMapping names the labels that carry the workload. The zero value
 // detects per series: exported_namespace/exported_pod/exported_container when
 // exported_pod is present (a ServiceMonitor without honorLabels), else
@@ -57,9 +75,13 @@ type Config struct {
 	// ExcludeNamespaces drops these.
 	Namespaces        []string `json:"namespaces"`
 	ExcludeNamespaces []string `json:"excludeNamespaces"`
-	// MaxSamples is the server's --query.max-samples; every query is planned
-	// to load at most half of it.
+	// MaxSamples is the server's sample limit, as SampleLimit counts it;
+	// every query is planned to load at most half of it.
 	MaxSamples int64 `json:"maxSamples"`
+	// SampleLimit is what the server's limit counts: "peak" (default) for
+	// Prometheus's --query.max-samples (and Thanos Query's and Mimir's
+	// engines), "selected" for VictoriaMetrics's -search.maxSamplesPerQuery.
+	SampleLimit SampleLimit `json:"sampleLimit"`
 	// Chunk is the length of one aggregation chunk; zero picks one (see
 	// ChunkFor: 5m up to 6h windows, longer chunks for longer windows).
 	Chunk time.Duration `json:"chunk"`
@@ -98,6 +120,7 @@ func DefaultConfig() Config {
 		MaxSamples:         50_000_000,
 		MinScrapeInterval:  time.Second,
 		RangeSemantics:     SemanticsAuto,
+		SampleLimit:        PeakSamples,
 		MaxRereads:         200,
 		Profiling:          DefaultProfilingMetrics(),
 		MIGInstanceLabel:   "GPU_I_ID",
@@ -217,6 +240,11 @@ func (c Config) Validate() error {
 	case SemanticsAuto, LeftOpen, Closed:
 	default:
 		return fmt.Errorf("rangeSemantics: must be auto, left-open or closed, got %q", c.RangeSemantics)
+	}
+	switch c.SampleLimit {
+	case "", PeakSamples, SelectedSamples:
+	default:
+		return fmt.Errorf("sampleLimit: must be peak (Prometheus) or selected (VictoriaMetrics), got %q", c.SampleLimit)
 	}
 	return nil
 }

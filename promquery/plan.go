@@ -44,7 +44,11 @@ type Slice struct {
 // the whole fleet at once, or time slices, or node shards, whichever needs
 // fewer queries. seriesPerNode counts the metric's series per node label
 // value ("" for series without one).
-func planQueries(seriesPerNode map[string]int, end time.Time, window, chunk, minInterval time.Duration, maxSamples int64) (QueryPlan, error) {
+//
+// limit says how the server counts: the peak a query holds (Prometheus), or
+// every raw sample it selects over its range (VictoriaMetrics), which only
+// fewer steps or fewer series per query reduce.
+func planQueries(seriesPerNode map[string]int, end time.Time, window, chunk, minInterval time.Duration, maxSamples int64, limit SampleLimit) (QueryPlan, error) {
 	steps := int(window / chunk)
 	p := QueryPlan{Chunk: chunk, Steps: steps}
 	budget := maxSamples / 2
@@ -63,6 +67,18 @@ func planQueries(seriesPerNode map[string]int, end time.Time, window, chunk, min
 			return steps
 		}
 		return int(min(int64(maxPointsPerSeries), budget/int64(series)-perChunk))
+	}
+	if limit == SelectedSamples {
+		// The samples of steps chunks, and as many again for the look-behind
+		// VictoriaMetrics fetches before the first (its rollups may need
+		// the sample before a window).
+		cost = func(series, steps int) int64 { return int64(series) * (int64(steps) + 1) * perChunk }
+		maxSteps = func(series int) int {
+			if series == 0 {
+				return steps
+			}
+			return int(min(int64(maxPointsPerSeries), budget/int64(series)/perChunk-1))
+		}
 	}
 
 	// Option A: the whole fleet, sliced in time.

@@ -36,7 +36,7 @@ func TestPlanQueries(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			p, err := planQueries(c.perNode, planEnd, c.window, 5*time.Minute, time.Second, c.maxSamples)
+			p, err := planQueries(c.perNode, planEnd, c.window, 5*time.Minute, time.Second, c.maxSamples, PeakSamples)
 			if c.wantErr {
 				if err == nil {
 					t.Fatalf("want error, got plan %+v", p)
@@ -93,4 +93,31 @@ func checkPlan(t *testing.T, p QueryPlan, perNode map[string]int, window time.Du
 			t.Fatalf("node %s in %d shards", n, nodes[n])
 		}
 	}
+}
+
+// Against VictoriaMetrics's -search.maxSamplesPerQuery, which counts every
+// raw sample a query selects, 10k GPUs × 24h at 1 s exceed half of its
+// default limit (1e9) in one query, though they fit Prometheus's peak count.
+func TestPlanQueriesSelectedSamples(t *testing.T) {
+	perNode := fleet(1250, 8)
+	peak, err := planQueries(perNode, planEnd, 24*time.Hour, 5*time.Minute, time.Second, 1e9, PeakSamples)
+	if err != nil || len(peak.Shards)*len(peak.Slices) != 1 {
+		t.Fatalf("peak: %v, %d shards × %d slices, want one query", err, len(peak.Shards), len(peak.Slices))
+	}
+	p, err := planQueries(perNode, planEnd, 24*time.Hour, 5*time.Minute, time.Second, 1e9, SelectedSamples)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(p.Shards)*len(p.Slices) < 2 {
+		t.Fatalf("selected: %d shards × %d slices, want the window cut", len(p.Shards), len(p.Slices))
+	}
+	for _, s := range p.Shards {
+		for _, sl := range p.Slices {
+			steps := int64(sl.Last.Sub(sl.First)/p.Chunk) + 1
+			if selected := int64(s.Series) * (steps + 1) * 300; selected > 5e8 {
+				t.Fatalf("query of %d series × %d steps selects %d samples, over half the limit", s.Series, steps, selected)
+			}
+		}
+	}
+	checkPlan(t, p, perNode, 24*time.Hour, 1e9)
 }

@@ -142,7 +142,7 @@ func (r *Reader) readFamily(ctx context.Context, fam family, base []*labels.Matc
 		// each instant query loads at most half of maxSamples.
 		chunk = window
 	}
-	plan, err := planQueries(perNode, end, window, chunk, r.cfg.MinScrapeInterval, r.cfg.MaxSamples)
+	plan, err := planQueries(perNode, end, window, chunk, r.cfg.MinScrapeInterval, r.cfg.MaxSamples, r.cfg.SampleLimit)
 	if err != nil {
 		return plan, fmt.Errorf("plan queries for %s: %w", fam.metric, err)
 	}
@@ -285,8 +285,9 @@ func (g grid) index(t model.Time) int {
 // end is the end of the step at position i.
 func (g grid) end(i int) model.Time { return g.start + model.Time(int64(i+1)*g.step) }
 
-// seriesKey identifies a joined series: the *_over_time functions drop the
-// metric name, so the signal tells apart series with the same labels.
+// seriesKey identifies a joined series by its labels without the metric
+// name (which Prometheus's *_over_time functions drop), so the signal tells
+// apart series with the same labels.
 type seriesKey struct {
 	signal analyzer.Signal
 	fp     model.Fingerprint
@@ -310,6 +311,17 @@ func joinVector(into map[seriesKey]*joinedSeries, v model.Vector, stat int, sig 
 }
 
 func joinedFor(into map[seriesKey]*joinedSeries, m model.Metric, sig analyzer.Signal, g grid, want uint8) *joinedSeries {
+	if _, ok := m[model.MetricNameLabel]; ok {
+		// VictoriaMetrics keeps the metric name after the rollups that do
+		// not change the meaning of the values (avg/min/max_over_time, not
+		// count/stddev_over_time): "MetricsQL keeps metric names after
+		// applying functions, which don't change the meaning of the original
+		// time series" (docs.victoriametrics.com/victoriametrics/metricsql/).
+		// Join on the labels alone, as on Prometheus, or the five answers
+		// of one series land in two and every chunk is incomplete.
+		m = m.Clone()
+		delete(m, model.MetricNameLabel)
+	}
 	key := seriesKey{sig, m.Fingerprint()}
 	j := into[key]
 	if j == nil {
@@ -360,7 +372,13 @@ func (r *Reader) build(ctx context.Context, res *Result, joined map[seriesKey]*j
 				continue
 			}
 			t := j.grid.end(i)
-			if seen != j.want {
+			if seen != j.want && j.want == allStats && droppedNaN(seen, j.vals[i]) {
+				for k := range stats {
+					if seen&(1<<k) == 0 {
+						j.vals[i][k] = math.NaN()
+					}
+				}
+			} else if seen != j.want {
 				warn([]string{fmt.Sprintf("incomplete statistics for %s at %s: the server answered some of the five queries only", j.metric, t.Time().UTC().Format(time.RFC3339))})
 				continue
 			}
@@ -390,6 +408,17 @@ func (r *Reader) build(ctx context.Context, res *Result, joined map[seriesKey]*j
 		res.Input.Series = append(res.Input.Series, s)
 	}
 	return nil
+}
+
+// droppedNaN reports whether the statistics missing from a chunk are NaN
+// that the server left out: VictoriaMetrics removes NaN points from its
+// answers ("Remove NaN values as Prometheus does", app/vmselect, issue
+// VictoriaMetrics#153), and the avg or stddev of a chunk holding an infinite
+// sample is NaN. Count, min and max are then present and min or max is
+// infinite; the chunk is invalid either way and read again raw.
+func droppedNaN(seen uint8, v [5]float64) bool {
+	const need = 1<<0 | 1<<3 | 1<<4 // count, min, max
+	return seen&need == need && (math.IsInf(v[3], 0) || math.IsInf(v[4], 0))
 }
 
 // reread fetches one chunk's raw samples and computes its moments without the

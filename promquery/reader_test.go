@@ -89,18 +89,24 @@ func direct(data []rawSeries, end time.Time, window time.Duration) map[string]an
 // computation within 1e-9 relative.
 func checkRead(t *testing.T, api promquery.API, cfg promquery.Config, data []rawSeries, window time.Duration) promquery.Result {
 	t.Helper()
+	return checkReadAt(t, api, cfg, data, readEnd, window)
+}
+
+// checkReadAt is checkRead for the window ending at end.
+func checkReadAt(t *testing.T, api promquery.API, cfg promquery.Config, data []rawSeries, end time.Time, window time.Duration) promquery.Result {
+	t.Helper()
 	r, err := promquery.NewReader(api, cfg, 0, 100)
 	if err != nil {
 		t.Fatal(err)
 	}
-	res, err := r.Read(context.Background(), readEnd, window)
+	res, err := r.Read(context.Background(), end, window)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if len(res.Warnings) > 0 {
 		t.Fatalf("warnings: %v", res.Warnings)
 	}
-	want := direct(data, readEnd, window)
+	want := direct(data, end, window)
 	if len(res.Input.Series) != len(want) {
 		t.Fatalf("%d series read, want %d", len(res.Input.Series), len(want))
 	}

@@ -86,6 +86,7 @@ type Query struct {
 	MaxSamples         int64    `json:"maxSamples"`
 	Chunk              Duration `json:"chunk"`
 	RangeSemantics     string   `json:"rangeSemantics"`
+	SampleLimit        string   `json:"sampleLimit"`
 	// ReadProfiling reads dcgm-exporter's profiling metrics (tensor and FP
 	// pipes, SM and DRAM activity, PCIe/NVLink, power) for the rules beyond
 	// utilization. Without them those rules step aside, and say so.
@@ -205,7 +206,7 @@ func Default() Config {
 		Query: Query{
 			Metric: q.Metric, NodeLabel: q.NodeLabel, GPULabel: q.GPULabel, UUIDLabel: q.UUIDLabel,
 			ModelLabel: q.ModelLabel, ExporterPods: q.ExporterPods, ExporterNamespaces: q.ExporterNamespaces, MaxSamples: q.MaxSamples,
-			RangeSemantics: string(q.RangeSemantics), ReadProfiling: true,
+			RangeSemantics: string(q.RangeSemantics), SampleLimit: string(q.SampleLimit), ReadProfiling: true,
 		},
 		Window:   Duration(time.Hour),
 		Schedule: "*/5 * * * *",
@@ -364,6 +365,9 @@ func (c Config) PromQuery() promquery.Config {
 	q.Namespaces, q.ExcludeNamespaces = c.Query.Namespaces, c.Query.ExcludeNamespaces
 	q.MaxSamples, q.Chunk = c.Query.MaxSamples, c.Query.Chunk.D()
 	q.RangeSemantics = promquery.Semantics(c.Query.RangeSemantics)
+	if c.Query.SampleLimit != "" {
+		q.SampleLimit = promquery.SampleLimit(c.Query.SampleLimit)
+	}
 	if !c.Query.ReadProfiling {
 		q.Profiling = nil
 	}
