@@ -95,7 +95,7 @@ func backtestCommand(ctx context.Context, args []string, stdout, stderr io.Write
 	if err != nil {
 		return err
 	}
-	res, err := backtest.Run(ctx, ticks, judge(cyc), labels, backtest.Options{Window: cfg.Window.D()})
+	res, err := backtest.Run(ctx, ticks, judge(cyc), labels, backtest.Options{Window: cfg.Window.D(), Strikes: cfg.Actions.StrikesToEnforce})
 	if err != nil {
 		return fmt.Errorf("backtest: %w", err)
 	}

@@ -7,6 +7,7 @@ import (
 	"math"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/miner-detector/miner-detector/internal/backtest"
 	"github.com/miner-detector/miner-detector/internal/fleet"
@@ -136,4 +137,63 @@ func deref(p *float64) float64 {
 		return math.NaN()
 	}
 	return *p
+}
+
+// Time to delete, ticking as often as the schedule (every 5 minutes, 2
+// strikes): with every math pipe exported, a miner that starts mid-way is
+// judged over its own life after 10 minutes and deleted 15 minutes after it
+// started (was: detected after an hour); on the GPU Operator's counters it
+// is found once the window's coverage allows (50 minutes) and never deleted
+// by default (partial evidence).
+func TestBacktestTimeToDelete(t *testing.T) {
+	cases := []struct {
+		set                    string
+		trudyDetect, trudyDel  time.Duration // -1: never
+		everyStrongMinerWithin time.Duration
+	}{
+		{"all-dcp", 10 * time.Minute, 15 * time.Minute, 20 * time.Minute},
+		{"gpu-operator", 50 * time.Minute, -1, 0},
+	}
+	for _, c := range cases {
+		t.Run(c.set, func(t *testing.T) {
+			var out, errs bytes.Buffer
+			args := []string{"backtest", "--demo", "--counters", c.set, "--every", "5m", "--to", "2026-11-25T00:00:00Z", "--output", "json", "--log-level", "error"}
+			if err := run(context.Background(), args, &out, &errs); err != nil {
+				t.Fatalf("backtest: %v\n%s", err, errs.String())
+			}
+			var res backtest.Result
+			if err := json.Unmarshal(out.Bytes(), &res); err != nil {
+				t.Fatal(err)
+			}
+			if res.DeletableFalsePositives != 0 {
+				t.Errorf("%d deletable false positives", res.DeletableFalsePositives)
+			}
+			seconds := func(s *backtest.Seconds) time.Duration {
+				if s == nil {
+					return -1
+				}
+				return time.Duration(*s)
+			}
+			deletable := 0
+			for _, m := range res.Miners {
+				if m.Entity.Pod == "jupyter-trudy" {
+					if got := seconds(m.TimeToDetect); got != c.trudyDetect {
+						t.Errorf("jupyter-trudy detected after %v, want %v", got, c.trudyDetect)
+					}
+					if got := seconds(m.TimeToDelete); got != c.trudyDel {
+						t.Errorf("jupyter-trudy deleted after %v, want %v", got, c.trudyDel)
+					}
+				}
+				if d := seconds(m.TimeToDelete); d >= 0 {
+					deletable++
+					if d > c.everyStrongMinerWithin {
+						t.Errorf("%s deleted after %v, want within %v", m.Entity, d, c.everyStrongMinerWithin)
+					}
+				}
+			}
+			if c.everyStrongMinerWithin > 0 && deletable < 5 {
+				t.Errorf("%d miners deletable, want the strong-evidence ones (at least 5)", deletable)
+			}
+		})
+	}
 }

@@ -32,6 +32,11 @@ type Options struct {
 	// the entity to be a positive at that tick; less (but some) overlap is a
 	// ramp, left out of the counts. Zero means DefaultMinOverlap.
 	MinOverlap float64
+	// Strikes is how many consecutive ticks with a deletable prediction
+	// (a miner on strong evidence) delete a miner: actions.strikesToEnforce.
+	// With ticks as often as the schedule, the first such tick is when
+	// enforce mode would delete it. Zero means 2.
+	Strikes int
 }
 
 // Seconds is a duration that JSON renders as seconds (a float).
@@ -120,6 +125,12 @@ type MinerResult struct {
 	// FirstDetection minus the later of From and the first tick.
 	FirstDetection *time.Time `json:"first_detection"`
 	TimeToDetect   *Seconds   `json:"time_to_detect_seconds"`
+	// FirstDeletion is the first tick ending Strikes consecutive ticks of
+	// deletable predictions (miner on strong evidence): when enforce mode,
+	// ticking at this rate, would delete it; TimeToDelete is FirstDeletion
+	// minus the later of From and the first tick. Null: never deletable.
+	FirstDeletion *time.Time `json:"first_deletion"`
+	TimeToDelete  *Seconds   `json:"time_to_delete_seconds"`
 	Status         string     `json:"status"`
 }
 
@@ -185,6 +196,9 @@ func (p prediction) merge(q prediction) prediction {
 func Run(ctx context.Context, ticks []time.Time, judge Judge, labels Labels, opt Options) (Result, error) {
 	if opt.MinOverlap == 0 {
 		opt.MinOverlap = DefaultMinOverlap
+	}
+	if opt.Strikes == 0 {
+		opt.Strikes = 2
 	}
 	switch {
 	case len(ticks) == 0:
@@ -474,6 +488,27 @@ func score(ticks []time.Time, preds []map[string]prediction, reg *registry, labe
 		}
 	}
 
+	for i, m := range labels.Miners {
+		mr := &res.Miners[i]
+		streak := 0
+		for ti, t := range ticks {
+			if p := preds[ti][labelKeys[i]]; p.class == positive && p.strength.Enforceable() {
+				streak++
+			} else {
+				streak = 0
+			}
+			if streak == opt.Strikes {
+				first := t.UTC()
+				start := ticks[0]
+				if m.From.After(start) {
+					start = m.From
+				}
+				ttd := Seconds(t.Sub(start))
+				mr.FirstDeletion, mr.TimeToDelete = &first, &ttd
+				break
+			}
+		}
+	}
 	for i := range res.Miners {
 		mr := &res.Miners[i]
 		switch {

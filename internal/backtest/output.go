@@ -53,16 +53,19 @@ func WriteTable(w io.Writer, r Result) error {
 		fmt.Fprintln(ew, "labelled miners: none")
 	} else {
 		tw = tabwriter.NewWriter(ew, 2, 4, 2, ' ', 0)
-		fmt.Fprintln(tw, "MINER\tNOTE\tDETECTED\tFIRST DETECTION\tTIME TO DETECT\tSTATUS")
+		fmt.Fprintln(tw, "MINER\tNOTE\tDETECTED\tFIRST DETECTION\tTIME TO DETECT\tTIME TO DELETE\tSTATUS")
 		for _, m := range r.Miners {
-			first, ttd := "-", "-"
+			first, ttd, ttdel := "-", "-", "-"
 			if m.FirstDetection != nil {
 				first = rfc3339(*m.FirstDetection)
 			}
 			if m.TimeToDetect != nil {
 				ttd = dur(time.Duration(*m.TimeToDetect))
 			}
-			fmt.Fprintf(tw, "%s\t%s\t%d/%d\t%s\t%s\t%s\n", m.Entity, or(m.Note, "-"), m.DetectedTicks, m.PositiveTicks, first, ttd, m.Status)
+			if m.TimeToDelete != nil {
+				ttdel = dur(time.Duration(*m.TimeToDelete))
+			}
+			fmt.Fprintf(tw, "%s\t%s\t%d/%d\t%s\t%s\t%s\t%s\n", m.Entity, or(m.Note, "-"), m.DetectedTicks, m.PositiveTicks, first, ttd, ttdel, m.Status)
 		}
 		if err := tw.Flush(); err != nil {
 			return err

@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/miner-detector/miner-detector/analyzer"
 )
@@ -24,8 +25,9 @@ func TestDemo(t *testing.T) {
 	// the tensor pipe alone, which FP32/FP64 work leaves idle too: their
 	// miners are recorded, posted and alerted, not deleted.
 	wantDeleted := []string{
-		"team-e/etl-worker-7f9c", // memory-hard miner
-		"team-e/render-farm-0",   // throttled to 80 %: caught by its compute signature
+		"free-notebooks/jupyter-zed", // started 10 minutes before the first cycle
+		"team-e/etl-worker-7f9c",     // memory-hard miner
+		"team-e/render-farm-0",       // throttled to 80 %: caught by its compute signature
 	}
 	got := slices.Clone(o.Deleted)
 	slices.Sort(got)
@@ -41,6 +43,19 @@ func TestDemo(t *testing.T) {
 		if !slices.Contains(o.Remained, spared) {
 			t.Errorf("%s was deleted", spared)
 		}
+	}
+	// The young miner: judged over its own 10 minutes in the first cycle,
+	// deleted in the second, 15 minutes after it started.
+	var zedDeletedAt time.Time
+	for _, r := range o.Results {
+		for _, st := range r.Plan.Steps {
+			if st.Kind == "delete" && st.Pod.Pod == "jupyter-zed" {
+				zedDeletedAt = r.At
+			}
+		}
+	}
+	if started := o.Results[0].At.Add(-10 * time.Minute); zedDeletedAt.Sub(started) != 15*time.Minute {
+		t.Errorf("jupyter-zed deleted at %v, %v after it started; want 15m", zedDeletedAt, zedDeletedAt.Sub(started))
 	}
 	// Deleted on the second cycle (two strikes), not the first.
 	first := o.Results[0]
@@ -107,8 +122,8 @@ func TestDemo(t *testing.T) {
 		t.Errorf("%d GPUBusyWithoutPod events, want 1 (gpu-node-3 gpu 1)", reasons["GPUBusyWithoutPod"])
 	}
 	// 9 miner pods recorded in cycle 1; deleted ones get a deletion Event.
-	if reasons["GPUMinerPodDeleted"] != len(wantDeleted) || reasons["GPUMinerDetected"] != 9 {
-		t.Errorf("events %v, want 9 GPUMinerDetected and %d GPUMinerPodDeleted", reasons, len(wantDeleted))
+	if reasons["GPUMinerPodDeleted"] != len(wantDeleted) || reasons["GPUMinerDetected"] != 10 {
+		t.Errorf("events %v, want 10 GPUMinerDetected and %d GPUMinerPodDeleted", reasons, len(wantDeleted))
 	}
 	// One Slack thread per new finding over three cycles: no repeats.
 	var top int
@@ -117,8 +132,8 @@ func TestDemo(t *testing.T) {
 			top++
 		}
 	}
-	if top != 9 {
-		t.Errorf("%d new Slack threads, want 9 (one per miner pod)", top)
+	if top != 10 {
+		t.Errorf("%d new Slack threads, want 10 (one per miner pod)", top)
 	}
 	for _, want := range []string{"=== cycle 3 of 3 ===", "deleted (miners, 2 strikes, enforce)", "GPUs with no pod: gpu-node-3/gpu1 mean 99."} {
 		if !strings.Contains(out.String(), want) {

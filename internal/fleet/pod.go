@@ -205,6 +205,11 @@ func DemoFleet(end time.Time) []Pod {
 			Scenario: "memory-hard miner (ethash-like): DRAM pinned, math pipes idle",
 		},
 		Pod{
+			Namespace: "free-notebooks", Name: "jupyter-zed", Container: "notebook", Node: n5,
+			Profile: SteadyMiner(), GPUs: []GPUSpec{GPU(n5, "3")}, Start: end.Add(-10 * time.Minute), ExpectMiner: true,
+			Scenario: "miner started 10 minutes before the first cycle on the node exporting every pipe: judged over its own life, deleted 15 minutes after it started",
+		},
+		Pod{
 			Namespace: "ml-research", Name: "llm-pretrain-1", Container: "trainer", Node: "gpu-node-2",
 			Profile: FlatTraining(), GPUs: []GPUSpec{GPU("gpu-node-2", "4")},
 			Scenario: "flat ~100 % training on a GPU Operator node: its tensor pipe alone spares it",
