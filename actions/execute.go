@@ -75,6 +75,13 @@ type Executor struct {
 	Notifier Notifier
 	// Log receives one record per step; discarded when nil.
 	Log *slog.Logger
+	// Checkpoint, when set, persists the state right after each step that
+	// posted to Slack or deleted a pod, before the next step runs. The
+	// side effect and its record are then at most one step apart: a crash
+	// (or a failed final save) after a post does not make the next cycle
+	// post a new thread for the same finding. A failed checkpoint is
+	// logged; the cycle's final save tries again.
+	Checkpoint func(ctx context.Context, s State) error
 }
 
 // Execute runs every step of the plan, in order; a failing step does not stop
@@ -90,11 +97,40 @@ func (e Executor) Execute(ctx context.Context, plan Plan, state State) (Outcomes
 	next := state.Clone()
 	out := make(Outcomes, 0, len(plan.Steps))
 	for _, st := range plan.Steps {
-		o := e.run(ctx, st, next)
+		var o Outcome
+		if err := ctx.Err(); err != nil {
+			// Past the cycle's deadline (or leadership lost): no new side
+			// effect; the step is failed and comes again next cycle.
+			o = Outcome{Kind: st.Kind, Pod: st.Pod, Result: ResultFailed, Reason: st.Reason, Err: fmt.Errorf("not started: %w", err)}
+			if st.Kind == StepSkipDelete {
+				o = e.run(ctx, st, next) // no call out: just the decision
+			}
+		} else {
+			o = e.run(ctx, st, next)
+		}
 		e.log(ctx, st, o)
 		out = append(out, o)
+		if e.Checkpoint != nil && madeSideEffect(st, o) {
+			if err := e.Checkpoint(ctx, next); err != nil {
+				e.logger().LogAttrs(ctx, slog.LevelError, "checkpoint action state failed; a crash before the cycle's final save could repeat this step",
+					stepAttrs(st, "checkpoint", ResultFailed, o.Reason, err)...)
+			}
+		}
 	}
 	return out, next
+}
+
+// madeSideEffect reports whether the step changed something outside the
+// detector that the state must remember: a Slack post or a deletion (or a
+// pod found gone).
+func madeSideEffect(st Step, o Outcome) bool {
+	switch st.Kind {
+	case StepNotify, StepResolve:
+		return o.Result == ResultOK
+	case StepDelete:
+		return o.Result == ResultOK || o.Reason == ReasonPodGone
+	}
+	return false
 }
 
 func (e Executor) run(ctx context.Context, st Step, state State) Outcome {

@@ -112,7 +112,7 @@ func FetchSilences(ctx context.Context, client *http.Client, baseURL string) *Si
 
 func fetchSilences(ctx context.Context, client *http.Client, baseURL string) ([]Silence, error) {
 	if client == nil {
-		client = http.DefaultClient
+		client = &http.Client{Timeout: DefaultHTTPTimeout}
 	}
 	// No server-side filter: a silence need not name the alert (namespace=x,
 	// pod=~y.* silences every alert of those pods); matching is done here.

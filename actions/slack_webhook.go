@@ -19,7 +19,8 @@ type WebhookNotifier struct {
 	URL string
 	// GrafanaURL, when set, adds a link to the pod's evidence dashboard.
 	GrafanaURL string
-	// Client is the HTTP client; http.DefaultClient when nil.
+	// Client is the HTTP client; when nil, one with DefaultHTTPTimeout
+	// (never http.DefaultClient, which waits forever).
 	Client *http.Client
 }
 
@@ -33,7 +34,7 @@ func (w *WebhookNotifier) Notify(ctx context.Context, f Finding) (string, error)
 	msg := &slack.WebhookMessage{Text: esc(text), Blocks: &slack.Blocks{BlockSet: slackBlocks(f, w.GrafanaURL)}}
 	client := w.Client
 	if client == nil {
-		client = http.DefaultClient
+		client = &http.Client{Timeout: DefaultHTTPTimeout}
 	}
 	if err := slack.PostWebhookCustomHTTPContext(ctx, w.URL, client, msg); err != nil {
 		return "", fmt.Errorf("slack webhook: post %s finding for pod %s: %w", f.Kind, f.Pod, err)
