@@ -227,7 +227,7 @@ func decideDeletion(r analyzer.PodReport, strikes int, p Policy, deletions *int)
 	if node == "" {
 		node = r.Node
 	}
-	if protected, why := p.Protected(r.PodKey); protected {
+	if protected, why := p.Protected(r); protected {
 		return StepSkipDelete, node, why
 	}
 	switch {
