@@ -122,6 +122,10 @@ func (c *Cycle) Run(parent context.Context, at time.Time) (res Result, err error
 		c.Metrics.Report(res.Report)
 	}
 	state, err := c.State.Load(ctx)
+	if errors.Is(err, actions.ErrStateCorrupt) {
+		log.Error("action state is corrupt: carrying on from an empty state (strikes restart from zero, threads are posted anew); the corrupt text is kept under "+actions.CorruptStateDataKey, "err", err)
+		state, err = actions.State{Pods: map[string]actions.PodState{}}, nil
+	}
 	if err != nil {
 		res.ActionsSkipped = "could not load action state: " + err.Error()
 		log.Error("cycle failed: load action state; no action this cycle", "err", err)
@@ -223,6 +227,10 @@ func (c *Cycle) now() time.Time {
 // cycle for the same tick.
 func (c *Cycle) ClaimTick(ctx context.Context, tick time.Time) (bool, error) {
 	st, err := c.State.Load(ctx)
+	if errors.Is(err, actions.ErrStateCorrupt) {
+		c.logger().Error("action state is corrupt: claiming the tick on an empty state", "err", err)
+		st, err = actions.State{Pods: map[string]actions.PodState{}}, nil
+	}
 	if err != nil {
 		return false, fmt.Errorf("claim tick %s: %w", tick.UTC().Format(time.RFC3339), err)
 	}

@@ -18,6 +18,7 @@ import (
 	"github.com/miner-detector/miner-detector/internal/metrics"
 	"github.com/miner-detector/miner-detector/internal/slackrecorder"
 	"github.com/prometheus/client_golang/prometheus/testutil"
+	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes/fake"
 )
@@ -233,3 +234,41 @@ func threadsFor(s *slackrecorder.Server, pod string) []slackrecorder.Post {
 }
 
 func slogTo(w io.Writer) *slog.Logger { return slog.New(slog.NewTextHandler(w, nil)) }
+
+// A corrupt state ConfigMap does not stop detection: the cycle carries on
+// from an empty state (strikes restart), records the finding and says so.
+func TestCorruptStateDoesNotStopCycles(t *testing.T) {
+	kube := fake.NewClientset(minerPod(), &corev1.ConfigMap{
+		ObjectMeta: metav1.ObjectMeta{Namespace: "miner-detector", Name: "state"},
+		Data:       map[string]string{actions.StateDataKey: `{"pods": {"team-a/x": {"strikes": "many"`},
+	})
+	c := configuredCycle(t, kube, func(cfg *config.Config) { cfg.Actions.StrikesToEnforce = 2 })
+	var logs strings.Builder
+	c.Log = slogTo(&logs)
+	ctx := testContext(t)
+	res, err := c.Run(ctx, end)
+	if err != nil {
+		t.Fatalf("cycle on corrupt state: %v", err)
+	}
+	if rec, _ := outcome(res, actions.StepRecord); rec.Result != actions.ResultOK {
+		t.Fatalf("record = %+v, want ok", rec)
+	}
+	if !podExists(t, kube) {
+		t.Fatal("miner deleted on its first strike after the state was lost")
+	}
+	if !strings.Contains(logs.String(), "action state is corrupt") {
+		t.Fatalf("no log line says the state was corrupt:\n%s", logs.String())
+	}
+	// A new leader claiming a tick on a corrupt state does too.
+	cm, err := kube.CoreV1().ConfigMaps("miner-detector").Get(ctx, "state", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cm.Data[actions.StateDataKey] = "{"
+	if _, err := kube.CoreV1().ConfigMaps("miner-detector").Update(ctx, cm, metav1.UpdateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if claimed, err := c.ClaimTick(ctx, end.Add(5*time.Minute)); err != nil || !claimed {
+		t.Fatalf("ClaimTick on corrupt state = %v, %v; want claimed", claimed, err)
+	}
+}
