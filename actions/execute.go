@@ -29,6 +29,9 @@ const (
 	ReasonNoCluster = "no cluster access"
 	ReasonNoSlack   = "no Slack configured"
 	ReasonPodGone   = "pod already gone"
+	// ReasonNotRecorded: a deletion held back because the finding's Event
+	// could not be recorded this cycle.
+	ReasonNotRecorded = "finding not recorded on the pod (Event failed): deletion waits for the next cycle"
 )
 
 // Outcome is what came of one step.
@@ -90,23 +93,36 @@ type Executor struct {
 // retried next cycle), Deleted and DeletedAt after a deletion or when the pod
 // was found gone. The given state is not modified.
 //
+// A pod whose record step (its Event) failed is not deleted this cycle: no
+// deletion without its audit trail.
+//
 // A deletion is followed by a GPUMinerPodDeleted Event and a reply in the
 // finding's Slack thread; their failures are logged, not outcomes. A refused
 // deletion (ErrStaleEvidence) or a pod already gone is skipped, not failed.
 func (e Executor) Execute(ctx context.Context, plan Plan, state State) (Outcomes, State) {
 	next := state.Clone()
 	out := make(Outcomes, 0, len(plan.Steps))
+	unrecorded := map[analyzer.PodKey]bool{}
 	for _, st := range plan.Steps {
 		var o Outcome
-		if err := ctx.Err(); err != nil {
+		switch err := ctx.Err(); {
+		case st.Kind == StepDelete && unrecorded[st.Pod]:
+			// No deletion without its audit record: the pod's Event failed
+			// this cycle, so the deletion waits for a cycle that records it
+			// (strikes keep counting).
+			o = Outcome{Kind: st.Kind, Pod: st.Pod, Result: ResultSkipped, Reason: ReasonNotRecorded}
+		case err != nil:
 			// Past the cycle's deadline (or leadership lost): no new side
 			// effect; the step is failed and comes again next cycle.
 			o = Outcome{Kind: st.Kind, Pod: st.Pod, Result: ResultFailed, Reason: st.Reason, Err: fmt.Errorf("not started: %w", err)}
 			if st.Kind == StepSkipDelete {
 				o = e.run(ctx, st, next) // no call out: just the decision
 			}
-		} else {
+		default:
 			o = e.run(ctx, st, next)
+		}
+		if st.Kind == StepRecord && o.Result == ResultFailed {
+			unrecorded[st.Pod] = true
 		}
 		e.log(ctx, st, o)
 		out = append(out, o)
