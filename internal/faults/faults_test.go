@@ -180,7 +180,7 @@ func matrix() []fault {
 		}},
 		{name: "prometheus 422 (execution error)", run: func(f *fc) {
 			fr := promFront(f, nil)
-			fr.set(status(422, `{"status":"error","errorType":"execution","error":"expanding series: context deadline exceeded"}`))
+			fr.set(status(422, `{"status":"error","errorType":"execution","error":"found duplicate series for the match group"}`))
 			f.outage(setup{promURL: fr.URL})
 		}},
 		{name: "prometheus answers with warnings", run: func(f *fc) {
