@@ -3,12 +3,22 @@ VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 # The same build command the Dockerfile runs.
 BUILD = CGO_ENABLED=0 $(GO) build -trimpath -ldflags "-s -w -X main.version=$(VERSION)"
 
-.PHONY: test deps lint build demo bench bench-scale manifests
+.PHONY: test deps lint build demo bench bench-scale manifests faults
 
-## test: install what the tests need, then gofmt, go vet and go test -race
+## test: install what the tests need, then gofmt, go vet, go test -race and the fault matrix
 test: deps lint
 	$(GO) test -race -count=1 ./...
 	cd tools/helmrender && $(GO) test -count=1 ./...
+	$(MAKE) --no-print-directory faults
+
+## faults: the fault matrix (internal/faults, build tag faults) on a real
+## Prometheus, Alertmanager and kube-apiserver; prints one row per fault and
+## the closing "faults: N tried, ..." line; fails unless every fault held.
+## The test binary runs directly so the table prints and the closing line
+## is the last line.
+faults: deps
+	$(GO) test -c -race -tags faults -o bin/faults.test ./internal/faults
+	cd internal/faults && ../../bin/faults.test -test.timeout 15m
 
 deps:
 	@./scripts/install-test-deps.sh
@@ -19,6 +29,7 @@ lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
 	  if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
+	$(GO) vet -tags faults ./internal/faults/
 	cd tools/helmrender && $(GO) vet ./...
 
 build:

@@ -29,6 +29,9 @@ const (
 	ReasonNoCluster = "no cluster access"
 	ReasonNoSlack   = "no Slack configured"
 	ReasonPodGone   = "pod already gone"
+	// ReasonNotRecorded: a deletion held back because the finding's Event
+	// could not be recorded this cycle.
+	ReasonNotRecorded = "finding not recorded on the pod (Event failed): deletion waits for the next cycle"
 )
 
 // Outcome is what came of one step.
@@ -75,6 +78,13 @@ type Executor struct {
 	Notifier Notifier
 	// Log receives one record per step; discarded when nil.
 	Log *slog.Logger
+	// Checkpoint, when set, persists the state right after each step that
+	// posted to Slack or deleted a pod, before the next step runs. The
+	// side effect and its record are then at most one step apart: a crash
+	// (or a failed final save) after a post does not make the next cycle
+	// post a new thread for the same finding. A failed checkpoint is
+	// logged; the cycle's final save tries again.
+	Checkpoint func(ctx context.Context, s State) error
 }
 
 // Execute runs every step of the plan, in order; a failing step does not stop
@@ -83,18 +93,60 @@ type Executor struct {
 // retried next cycle), Deleted and DeletedAt after a deletion or when the pod
 // was found gone. The given state is not modified.
 //
+// A pod whose record step (its Event) failed is not deleted this cycle: no
+// deletion without its audit trail.
+//
 // A deletion is followed by a GPUMinerPodDeleted Event and a reply in the
 // finding's Slack thread; their failures are logged, not outcomes. A refused
 // deletion (ErrStaleEvidence) or a pod already gone is skipped, not failed.
 func (e Executor) Execute(ctx context.Context, plan Plan, state State) (Outcomes, State) {
 	next := state.Clone()
 	out := make(Outcomes, 0, len(plan.Steps))
+	unrecorded := map[analyzer.PodKey]bool{}
 	for _, st := range plan.Steps {
-		o := e.run(ctx, st, next)
+		var o Outcome
+		switch err := ctx.Err(); {
+		case st.Kind == StepDelete && unrecorded[st.Pod]:
+			// No deletion without its audit record: the pod's Event failed
+			// this cycle, so the deletion waits for a cycle that records it
+			// (strikes keep counting).
+			o = Outcome{Kind: st.Kind, Pod: st.Pod, Result: ResultSkipped, Reason: ReasonNotRecorded}
+		case err != nil:
+			// Past the cycle's deadline (or leadership lost): no new side
+			// effect; the step is failed and comes again next cycle.
+			o = Outcome{Kind: st.Kind, Pod: st.Pod, Result: ResultFailed, Reason: st.Reason, Err: fmt.Errorf("not started: %w", err)}
+			if st.Kind == StepSkipDelete {
+				o = e.run(ctx, st, next) // no call out: just the decision
+			}
+		default:
+			o = e.run(ctx, st, next)
+		}
+		if st.Kind == StepRecord && o.Result == ResultFailed {
+			unrecorded[st.Pod] = true
+		}
 		e.log(ctx, st, o)
 		out = append(out, o)
+		if e.Checkpoint != nil && madeSideEffect(st, o) {
+			if err := e.Checkpoint(ctx, next); err != nil {
+				e.logger().LogAttrs(ctx, slog.LevelError, "checkpoint action state failed; a crash before the cycle's final save could repeat this step",
+					stepAttrs(st, "checkpoint", ResultFailed, o.Reason, err)...)
+			}
+		}
 	}
 	return out, next
+}
+
+// madeSideEffect reports whether the step changed something outside the
+// detector that the state must remember: a Slack post or a deletion (or a
+// pod found gone).
+func madeSideEffect(st Step, o Outcome) bool {
+	switch st.Kind {
+	case StepNotify, StepResolve:
+		return o.Result == ResultOK
+	case StepDelete:
+		return o.Result == ResultOK || o.Reason == ReasonPodGone
+	}
+	return false
 }
 
 func (e Executor) run(ctx context.Context, st Step, state State) Outcome {

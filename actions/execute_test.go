@@ -132,7 +132,7 @@ func TestExecuteStepsAndState(t *testing.T) {
 	want := []string{
 		"team-a/job record ok", "team-a/job notify ok", "team-a/job delete ok",
 		"team-b/job record ok", "team-b/job notify failed: new finding", "team-b/job delete ok",
-		"team-c/job record failed: miner, strike 2", "team-c/job delete ok",
+		"team-c/job record failed: miner, strike 2", "team-c/job delete skipped: " + ReasonNotRecorded,
 		"team-d/stale record ok", "team-d/stale delete skipped: refused: stale evidence",
 		"team-e/gone record ok", "team-e/gone delete skipped: pod already gone",
 		"team-f/new record ok", "team-f/new notify ok", "team-f/new skip_delete skipped: strike 1 of 2",
@@ -153,8 +153,9 @@ func TestExecuteStepsAndState(t *testing.T) {
 		slackTS           string
 	}{
 		{"team-a/job", true, true, "ts-team-a/job"},
-		{"team-b/job", false, true, ""}, // failed notify: retried next cycle
-		{"team-c/job", true, true, "ts-old"},
+		{"team-b/job", false, true, ""},       // failed notify: retried next cycle
+		{"team-c/job", true, false, "ts-old"}, // Event failed: deletion waits
+
 		{"team-d/stale", true, false, ""},
 		{"team-e/gone", true, true, ""}, // found gone: its samples are stale too
 		{"team-f/new", true, false, "ts-team-f/new"},
@@ -170,8 +171,8 @@ func TestExecuteStepsAndState(t *testing.T) {
 	}
 
 	// Deletions carry the evidence the deleter checks.
-	if len(deleter.requests) != 5 {
-		t.Fatalf("%d delete requests, want 5", len(deleter.requests))
+	if len(deleter.requests) != 4 {
+		t.Fatalf("%d delete requests, want 4 (none for the pod whose Event failed)", len(deleter.requests))
 	}
 	if r := deleter.requests[0]; r.Pod != key("team-a", "job") || r.Node != "node-a" || !r.EvidenceStart.Equal(t0.Add(testChunk)) || r.Reason != "strike 2 of 2" {
 		t.Errorf("delete request %+v", r)
@@ -193,8 +194,8 @@ func TestExecuteStepsAndState(t *testing.T) {
 			replies = append(replies, f.Pod.String()+" in "+f.ThreadTS)
 		}
 	}
-	if want := []string{"team-a/job in ts-team-a/job", "team-c/job in ts-old"}; !slices.Equal(replies, want) {
-		t.Errorf("deletion replies %v, want %v (team-b has no thread)", replies, want)
+	if want := []string{"team-a/job in ts-team-a/job"}; !slices.Equal(replies, want) {
+		t.Errorf("deletion replies %v, want %v (team-b has no thread, team-c was not deleted)", replies, want)
 	}
 
 	// Every step is logged with stable keys.

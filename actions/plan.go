@@ -46,6 +46,8 @@ const (
 	// ReasonAlreadyDeleted: the pod was deleted and the window still holds
 	// its samples.
 	ReasonAlreadyDeleted = "already deleted; the window still holds its samples"
+	// ReasonDeletedUnnotified: a deleted pod whose finding Slack never got.
+	ReasonDeletedUnnotified = "deleted before Slack was told: posting the finding now"
 )
 
 // Step is one action of a plan.
@@ -134,8 +136,9 @@ func (s Summary) String() string {
 // included, and says "dry-run: would delete" where enforce would delete.
 //
 // A deleted pod stays in the reports while the window still holds its
-// samples: it then gets a single skip_delete, no Event, no notification, and
-// does not count against the cap. A miner under its name whose evidence all
+// samples: it then gets a single skip_delete, no Event, no notification
+// (unless Slack was never told of it: then one notify), and does not count
+// against the cap. A miner under its name whose evidence all
 // follows the deletion is a new pod and a new finding.
 func BuildPlan(pods []analyzer.PodReport, prev State, p Policy) (Plan, State) {
 	plan := Plan{Enforce: p.Enforce}
@@ -153,10 +156,17 @@ func BuildPlan(pods []analyzer.PodReport, prev State, p Policy) (Plan, State) {
 		case old.Deleted && !evidenceStart(r).After(old.DeletedAt):
 			next.Pods[key] = old
 			reason := ReasonAlreadyDeleted
-			plan.Steps = append(plan.Steps, Step{
+			skip := Step{
 				Kind: StepSkipDelete, Pod: r.PodKey, Node: r.Node, Strikes: old.Strikes,
 				Report: &r, Reason: reason, Decision: "no deletion: " + reason,
-			})
+			}
+			if !old.Notified {
+				// Slack failed in the cycle that deleted the pod: post the
+				// finding now, once (the state then marks it notified).
+				plan.Steps = append(plan.Steps, with(skip, StepNotify, ReasonDeletedUnnotified))
+				plan.Steps[len(plan.Steps)-1].Decision = "deleted (" + old.LastDecision + ")"
+			}
+			plan.Steps = append(plan.Steps, skip)
 			continue
 		case old.Deleted:
 			old = PodState{} // a new pod under the deleted pod's name
@@ -234,7 +244,7 @@ func decideDeletion(r analyzer.PodReport, strikes int, p Policy, deletions *int)
 	if node == "" {
 		node = r.Node
 	}
-	if protected, why := p.Protected(r.PodKey); protected {
+	if protected, why := p.Protected(r); protected {
 		return StepSkipDelete, node, why
 	}
 	switch {

@@ -266,6 +266,19 @@ func TestBuildPlan(t *testing.T) {
 			wantState: []string{"a/deleted strikes=2 notified=true", "b/x strikes=2 notified=true"},
 		},
 		{
+			name:   "a deleted pod Slack never heard of (Slack down when it was deleted): the finding is posted once",
+			policy: enforce,
+			prev: states(map[string]PodState{
+				"a/deleted": {Strikes: 1, Deleted: true, DeletedAt: t0.Add(time.Hour), LastDecision: "delete: strike 1 of 1"},
+			}),
+			pods: []analyzer.PodReport{miner("a", "deleted")},
+			want: []string{
+				"a/deleted notify",
+				"a/deleted skip_delete: already deleted; the window still holds its samples",
+			},
+			wantState: []string{"a/deleted strikes=1 notified=false"},
+		},
+		{
 			name:      "a new pod under a deleted pod's name, evidence all after the deletion: a new finding",
 			policy:    enforce,
 			prev:      states(map[string]PodState{"a/web-0": {Strikes: 2, Notified: true, Deleted: true, DeletedAt: t0}}),

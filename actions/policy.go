@@ -99,9 +99,11 @@ func (p Policy) Validate() error {
 }
 
 // Protected reports whether the pod must never be deleted, and why: a
-// protected namespace or an operator exemption. It is the only place that
-// decides it.
-func (p Policy) Protected(k analyzer.PodKey) (bool, string) {
+// protected namespace, an operator exemption or an Alertmanager silence on
+// its GPUMinerDetected alert (matched on the alert's labels, so the report's
+// node and shared count). It is the only place that decides it.
+func (p Policy) Protected(r analyzer.PodReport) (bool, string) {
+	k := r.PodKey
 	for _, ns := range p.ProtectedNamespaces {
 		if globMatch(ns, k.Namespace) {
 			if ns == k.Namespace {
@@ -115,7 +117,7 @@ func (p Policy) Protected(k analyzer.PodKey) (bool, string) {
 			return true, fmt.Sprintf("exempted by exemptions[%d] (%s)", i, e)
 		}
 	}
-	return p.Silences.protects(k)
+	return p.Silences.protects(r)
 }
 
 func checkPattern(pattern string) error {

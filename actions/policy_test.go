@@ -3,6 +3,8 @@ package actions
 import (
 	"strings"
 	"testing"
+
+	"github.com/miner-detector/miner-detector/analyzer"
 )
 
 func TestDefaultPolicy(t *testing.T) {
@@ -14,7 +16,7 @@ func TestDefaultPolicy(t *testing.T) {
 		t.Errorf("defaults: enforce %t strikes %d cap %d, want dry-run, 2, 5", p.Enforce, p.StrikesToEnforce, p.MaxDeletionsPerCycle)
 	}
 	for _, ns := range []string{"kube-system", "gpu-operator", "nvidia-gpu-operator", "monitoring"} {
-		if ok, _ := p.Protected(key(ns, "any")); !ok {
+		if ok, _ := p.Protected(analyzer.PodReport{PodKey: key(ns, "any")}); !ok {
 			t.Errorf("namespace %s not protected by default", ns)
 		}
 	}
@@ -90,7 +92,7 @@ func TestPolicyProtected(t *testing.T) {
 		{"team-a", "job", false, ""},
 	}
 	for _, c := range cases {
-		got, reason := p.Protected(key(c.ns, c.pod))
+		got, reason := p.Protected(analyzer.PodReport{PodKey: key(c.ns, c.pod)})
 		if got != c.want || reason != c.wantReason {
 			t.Errorf("Protected(%s/%s) = %t, %q; want %t, %q", c.ns, c.pod, got, reason, c.want, c.wantReason)
 		}
@@ -101,7 +103,7 @@ func TestPolicyProtected(t *testing.T) {
 // not fail open on it) still protects the namespace written exactly.
 func TestPolicyProtectedMalformedPatternFailsClosed(t *testing.T) {
 	p := Policy{ProtectedNamespaces: []string{"ops["}}
-	if ok, _ := p.Protected(key("ops[", "x")); !ok {
+	if ok, _ := p.Protected(analyzer.PodReport{PodKey: key("ops[", "x")}); !ok {
 		t.Error("namespace named exactly like a malformed pattern is not protected")
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"regexp"
+	"strconv"
 	"strings"
 	"time"
 
@@ -56,20 +57,50 @@ type Silence struct {
 	} `json:"status"`
 }
 
-// Matches reports whether the silence would silence GPUMinerDetected for the
-// pod: every matcher must match {alertname, namespace, pod}.
-func (s Silence) Matches(k analyzer.PodKey) bool {
+// AlertSeverity is the severity label deploy/prometheus gives
+// GPUMinerDetected.
+const AlertSeverity = "warning"
+
+// AlertLabels is the label set of the GPUMinerDetected alert for the pod, as
+// the alert rule builds it from miner_detector_suspect_pod: alertname,
+// severity, namespace, pod, node and shared. The alert also carries labels
+// the detector cannot see (job, instance, Prometheus's external labels);
+// see Silence.Matches.
+func AlertLabels(r analyzer.PodReport) map[string]string {
+	return map[string]string{
+		"alertname": AlertName,
+		"severity":  AlertSeverity,
+		"namespace": r.Namespace,
+		"pod":       r.Pod,
+		"node":      r.Node,
+		"shared":    strconv.FormatBool(r.Shared),
+	}
+}
+
+// Matches reports whether the silence would silence an alert with these
+// labels, as Alertmanager decides it: every matcher must match; =, !=, =~
+// and !~; regexes anchored; a missing label reads as "". A matcher on a
+// label the detector cannot see (one not in labels, such as job, instance
+// or an external label like cluster) is taken as matching: when in doubt
+// whether a silence covers the page, the pod is not deleted.
+func (s Silence) Matches(labels map[string]string) bool {
 	if len(s.Matchers) == 0 {
 		return false
 	}
-	labels := map[string]string{"alertname": AlertName, "namespace": k.Namespace, "pod": k.Pod}
 	for _, m := range s.Matchers {
+		if _, known := labels[m.Name]; !known && !knownAlertLabel[m.Name] {
+			continue
+		}
 		if !m.matches(labels) {
 			return false
 		}
 	}
 	return true
 }
+
+// knownAlertLabel are the labels AlertLabels sets: a matcher on one of them
+// is evaluated even when a caller's label set lacks it.
+var knownAlertLabel = map[string]bool{"alertname": true, "severity": true, "namespace": true, "pod": true, "node": true, "shared": true}
 
 func (s Silence) String() string {
 	return fmt.Sprintf("silenced by Alertmanager silence %s (createdBy %q, comment %q, endsAt %s)",
@@ -84,16 +115,18 @@ type SilenceSet struct {
 	Err      error
 }
 
-// protects reports whether the set exempts the pod from deletion, and why.
-func (s *SilenceSet) protects(k analyzer.PodKey) (bool, string) {
+// protects reports whether the set exempts the pod from deletion, and why:
+// a silence that silences its GPUMinerDetected alert.
+func (s *SilenceSet) protects(r analyzer.PodReport) (bool, string) {
 	if s == nil {
 		return false, ""
 	}
 	if s.Err != nil {
 		return true, "alertmanager silences unavailable, no deletions this cycle: " + s.Err.Error()
 	}
+	labels := AlertLabels(r)
 	for _, sil := range s.Silences {
-		if sil.Matches(k) {
+		if sil.Matches(labels) {
 			return true, sil.String()
 		}
 	}
@@ -112,7 +145,7 @@ func FetchSilences(ctx context.Context, client *http.Client, baseURL string) *Si
 
 func fetchSilences(ctx context.Context, client *http.Client, baseURL string) ([]Silence, error) {
 	if client == nil {
-		client = http.DefaultClient
+		client = &http.Client{Timeout: DefaultHTTPTimeout}
 	}
 	// No server-side filter: a silence need not name the alert (namespace=x,
 	// pod=~y.* silences every alert of those pods); matching is done here.

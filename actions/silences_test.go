@@ -6,12 +6,15 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
+	"os"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/miner-detector/miner-detector/analyzer"
 	"github.com/miner-detector/miner-detector/internal/amtest"
+	"sigs.k8s.io/yaml"
 )
 
 func eq(name, value string) Matcher { return Matcher{Name: name, Value: value} }
@@ -23,7 +26,7 @@ func not(m Matcher) Matcher {
 }
 
 func TestSilenceMatches(t *testing.T) {
-	pod := key("research", "long-train-7")
+	pod := AlertLabels(analyzer.PodReport{PodKey: key("research", "long-train-7"), Node: "gpu-node-3"})
 	cases := []struct {
 		name     string
 		matchers []Matcher
@@ -41,7 +44,15 @@ func TestSilenceMatches(t *testing.T) {
 		{"not equal, same value", []Matcher{eq("namespace", "research"), not(eq("pod", "long-train-7"))}, false},
 		{"negative regex", []Matcher{eq("namespace", "research"), not(re("pod", "long-.*"))}, false},
 		{"missing label reads as empty", []Matcher{eq("namespace", "research"), eq("team", "")}, true},
-		{"missing label does not equal a value", []Matcher{eq("namespace", "research"), eq("team", "ml")}, false},
+		{"label the detector cannot see is taken as matching", []Matcher{eq("namespace", "research"), eq("job", "miner-detector")}, true},
+		{"label the detector cannot see, negated, is taken as matching", []Matcher{eq("namespace", "research"), not(re("cluster", ".*"))}, true},
+		{"severity of the alert", []Matcher{eq("namespace", "research"), eq("severity", "warning")}, true},
+		{"other severity", []Matcher{eq("namespace", "research"), eq("severity", "critical")}, false},
+		{"node regex", []Matcher{re("node", "gpu-node-[0-9]+"), eq("pod", "long-train-7")}, true},
+		{"other node", []Matcher{eq("namespace", "research"), eq("node", "gpu-node-4")}, false},
+		{"not shared", []Matcher{eq("namespace", "research"), eq("shared", "false")}, true},
+		{"shared only", []Matcher{eq("namespace", "research"), eq("shared", "true")}, false},
+		{"regex on severity does not match a prefix", []Matcher{eq("namespace", "research"), re("severity", "warn")}, false},
 		{"bad regex matches nothing", []Matcher{re("pod", "(")}, false},
 		{"no matchers match nothing", nil, false},
 	}
@@ -181,4 +192,130 @@ func TestSilencesAlertmanagerDown(t *testing.T) {
 	if s := lastSteps(t, plan)["research/x"]; !strings.Contains(s.Reason, "127.0.0.1:1") {
 		t.Errorf("reason %q does not name the unreachable Alertmanager", s.Reason)
 	}
+}
+
+// The detector's silence matching agrees with Alertmanager's own: each
+// alert's full GPUMinerDetected label set is posted to a real Alertmanager,
+// and the silences Alertmanager says mute it (status.silencedBy) must be
+// exactly those Silence.Matches accepts and BuildPlan skips deletion for.
+func TestSilencesAgreeWithAlertmanager(t *testing.T) {
+	am := amtest.Start(t, "route:\n  receiver: none\nreceivers:\n- name: none\n")
+	now := time.Now()
+	tt := true
+	isEq := func(m Matcher) Matcher { m.IsEqual = &tt; return m }
+	silences := map[string][]Matcher{
+		"warning severity (extra matcher)":  {isEq(eq("namespace", "research")), isEq(re("pod", "long-train-.*")), isEq(eq("severity", "warning"))},
+		"critical severity (extra matcher)": {isEq(eq("namespace", "research")), isEq(eq("severity", "critical"))},
+		"node regex":                        {isEq(re("node", "gpu-node-(1|2)")), isEq(eq("alertname", AlertName))},
+		"not shared, not team-b":            {isEq(eq("shared", "false")), not(re("namespace", "team-b|research"))},
+		"regex anchored":                    {isEq(re("pod", "train"))},
+		"not-equal pod":                     {isEq(eq("namespace", "team-b")), not(eq("pod", "web-0"))},
+	}
+	idName := map[string]string{}
+	for name, ms := range silences {
+		idName[postSilence(t, am.URL, ms, now.Add(-time.Minute), now.Add(time.Hour))] = name
+	}
+	reports := []analyzer.PodReport{
+		{PodKey: key("research", "long-train-1"), Node: "gpu-node-9"},
+		{PodKey: key("research", "train"), Node: "gpu-node-1", Shared: true},
+		{PodKey: key("team-a", "miner-x"), Node: "gpu-node-7"},
+		{PodKey: key("team-b", "web-0"), Node: "gpu-node-8", Shared: true},
+		{PodKey: key("team-b", "worker-1"), Node: "gpu-node-8", Shared: true},
+		{PodKey: key("team-c", "x"), Node: "gpu-node-2"},
+	}
+	var alerts []map[string]any
+	for _, r := range reports {
+		alerts = append(alerts, map[string]any{"labels": AlertLabels(r), "startsAt": now.Add(-time.Minute), "endsAt": now.Add(time.Hour)})
+	}
+	body, _ := json.Marshal(alerts)
+	resp, err := http.Post(am.URL+"/api/v2/alerts", "application/json", bytes.NewReader(body))
+	if err != nil || resp.StatusCode != http.StatusOK {
+		t.Fatalf("POST alerts: %v %v", resp, err)
+	}
+	resp.Body.Close()
+
+	resp, err = http.Get(am.URL + "/api/v2/alerts")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var got []struct {
+		Labels map[string]string `json:"labels"`
+		Status struct {
+			SilencedBy []string `json:"silencedBy"`
+		} `json:"status"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&got); err != nil || len(got) != len(reports) {
+		t.Fatalf("GET alerts: %d alerts, %v; want %d", len(got), err, len(reports))
+	}
+	amSays := map[string][]string{}
+	for _, a := range got {
+		var names []string
+		for _, id := range a.Status.SilencedBy {
+			names = append(names, idName[id])
+		}
+		slices.Sort(names)
+		amSays[a.Labels["namespace"]+"/"+a.Labels["pod"]] = names
+	}
+
+	set := FetchSilences(context.Background(), nil, am.URL)
+	if set.Err != nil {
+		t.Fatal(set.Err)
+	}
+	silencedSomewhere := 0
+	for _, r := range reports {
+		var names []string
+		for _, s := range set.Silences {
+			if s.Matches(AlertLabels(r)) {
+				names = append(names, idName[s.ID])
+			}
+		}
+		slices.Sort(names)
+		if !slices.Equal(names, amSays[r.PodKey.String()]) {
+			t.Errorf("%s: detector matches silences %q, Alertmanager %q", r.PodKey, names, amSays[r.PodKey.String()])
+		}
+		protected, _ := silencedPolicy(set).Protected(r)
+		if protected != (len(names) > 0) {
+			t.Errorf("%s: protected = %t with silences %q", r.PodKey, protected, names)
+		}
+		if len(names) > 0 {
+			silencedSomewhere++
+		}
+	}
+	if silencedSomewhere == 0 || silencedSomewhere == len(reports) {
+		t.Fatalf("%d of %d alerts silenced: the table proves nothing", silencedSomewhere, len(reports))
+	}
+}
+
+// AlertSeverity and AlertName are what deploy/prometheus's rule gives the
+// alert, so silences on them are matched against the alert as it is.
+func TestAlertLabelsMatchTheAlertRule(t *testing.T) {
+	raw, err := os.ReadFile("../deploy/prometheus/miner-detector-rules.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var doc struct {
+		Groups []struct {
+			Rules []struct {
+				Alert  string            `json:"alert"`
+				Expr   string            `json:"expr"`
+				Labels map[string]string `json:"labels"`
+			} `json:"rules"`
+		} `json:"groups"`
+	}
+	if err := yaml.Unmarshal(raw, &doc); err != nil {
+		t.Fatal(err)
+	}
+	for _, g := range doc.Groups {
+		for _, r := range g.Rules {
+			if r.Alert != AlertName {
+				continue
+			}
+			if r.Labels["severity"] != AlertSeverity || len(r.Labels) != 1 || r.Expr != "miner_detector_suspect_pod == 1" {
+				t.Fatalf("rule %s: labels %v expr %q; AlertLabels assumes severity=%s only, on miner_detector_suspect_pod{namespace,pod,node,shared}", AlertName, r.Labels, r.Expr, AlertSeverity)
+			}
+			return
+		}
+	}
+	t.Fatalf("no %s rule in the rules file", AlertName)
 }

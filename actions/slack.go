@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http"
 	"strings"
 	"time"
 
@@ -36,8 +37,15 @@ type SlackNotifier struct {
 	GrafanaURL string
 }
 
+// DefaultHTTPTimeout bounds one outbound HTTP call (Slack, webhook,
+// Alertmanager) when no other timeout is configured: a server that accepts
+// the connection and never answers fails that call, not the whole cycle.
+const DefaultHTTPTimeout = 15 * time.Second
+
 // NewSlackNotifier posts with a bot token to channel (an ID or #name). Options
-// go to slack.New: slack.OptionAPIURL points it at a test server.
+// go to slack.New: slack.OptionAPIURL points it at a test server,
+// slack.OptionHTTPClient replaces the default client (DefaultHTTPTimeout per
+// call; never one without a timeout).
 func NewSlackNotifier(token, channel string, opts ...slack.Option) (*SlackNotifier, error) {
 	switch {
 	case token == "":
@@ -46,7 +54,7 @@ func NewSlackNotifier(token, channel string, opts ...slack.Option) (*SlackNotifi
 		return nil, errors.New("slack: channel must not be empty")
 	}
 	return &SlackNotifier{
-		client:          slack.New(token, opts...),
+		client:          slack.New(token, append([]slack.Option{slack.OptionHTTPClient(&http.Client{Timeout: DefaultHTTPTimeout})}, opts...)...),
 		channel:         channel,
 		maxRetries:      3,
 		maxRetryWait:    30 * time.Second,

@@ -3,11 +3,16 @@ package actions
 import (
 	"context"
 	"encoding/json"
+	"errors"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
 	"sync"
 	"testing"
+	"time"
+
+	"github.com/miner-detector/miner-detector/internal/hungserver"
 )
 
 func TestWebhookNotifier(t *testing.T) {
@@ -55,5 +60,27 @@ func TestWebhookNotifier(t *testing.T) {
 	status = http.StatusInternalServerError
 	if _, err := n.Notify(context.Background(), f); err == nil {
 		t.Fatal("a failed webhook post was reported as sent: the finding would be lost")
+	}
+}
+
+// A webhook that never answers fails the post after the client's timeout,
+// and the error (which is logged) does not carry the webhook URL's secret
+// path.
+func TestWebhookHungFailsWithoutLeakingTheURL(t *testing.T) {
+	const secret = "T0/B0/hook-secret-42"
+	hung := hungserver.Start(t)
+	w := &WebhookNotifier{URL: hung.URL + "/services/" + secret, Client: &http.Client{Timeout: time.Second}}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	_, err := w.Notify(ctx, Finding{Kind: FindingDetected, Pod: key("team-a", "p")})
+	if ctx.Err() != nil {
+		t.Fatal("the post hung until the test's context ended")
+	}
+	var ne net.Error
+	if !errors.As(err, &ne) || !ne.Timeout() {
+		t.Fatalf("err = %v, want a client timeout", err)
+	}
+	if strings.Contains(err.Error(), secret) {
+		t.Fatalf("error leaks the webhook URL: %v", err)
 	}
 }

@@ -3,6 +3,7 @@ package actions
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"maps"
 	"sync"
@@ -105,6 +106,16 @@ func (m *MemoryStore) Save(_ context.Context, s State) error {
 // StateDataKey is the ConfigMap data key holding the State as JSON.
 const StateDataKey = "state.json"
 
+// CorruptStateDataKey keeps the last state text that could not be decoded,
+// for a post-mortem, when Save replaces it.
+const CorruptStateDataKey = "state.corrupt.json"
+
+// ErrStateCorrupt is wrapped by Load when the stored state cannot be
+// decoded; Load then also returns an empty State, so a caller may carry on
+// from zero (strikes restart, so nothing is deleted on the old strikes)
+// instead of stopping every cycle until someone repairs the ConfigMap.
+var ErrStateCorrupt = errors.New("action state is corrupt")
+
 // ConfigMapStore keeps State as JSON in one key (StateDataKey) of a
 // ConfigMap, created on the first Save. It needs get, create and update on
 // that ConfigMap. Save is optimistic: a concurrent writer makes it fail with
@@ -156,6 +167,9 @@ func (c ConfigMapStore) Save(ctx context.Context, s State) error {
 	if cm.Data == nil {
 		cm.Data = map[string]string{}
 	}
+	if _, err := decodeState(cm, c.Namespace, c.Name); errors.Is(err, ErrStateCorrupt) {
+		cm.Data[CorruptStateDataKey] = cm.Data[StateDataKey]
+	}
 	cm.Data[StateDataKey] = string(data)
 	if _, err := api.Update(ctx, cm, metav1.UpdateOptions{}); err != nil {
 		return fmt.Errorf("save state: update configmap %s/%s: %w", c.Namespace, c.Name, err)
@@ -170,7 +184,7 @@ func decodeState(cm *corev1.ConfigMap, ns, name string) (State, error) {
 		return s, nil
 	}
 	if err := json.Unmarshal([]byte(raw), &s); err != nil {
-		return State{}, fmt.Errorf("load state from configmap %s/%s key %s: %w", ns, name, StateDataKey, err)
+		return State{Pods: map[string]PodState{}}, fmt.Errorf("load state from configmap %s/%s key %s: %w: %w", ns, name, StateDataKey, ErrStateCorrupt, err)
 	}
 	if s.Pods == nil {
 		s.Pods = map[string]PodState{}

@@ -113,9 +113,24 @@ func TestConfigMapStoreErrors(t *testing.T) {
 		ObjectMeta: metav1.ObjectMeta{Namespace: "md", Name: "state"},
 		Data:       map[string]string{StateDataKey: "{not json"},
 	})
-	_, err := ConfigMapStore{Client: corrupt, Namespace: "md", Name: "state"}.Load(ctx)
-	if err == nil || !strings.Contains(err.Error(), "configmap md/state key state.json") {
-		t.Errorf("Load() of corrupt state = %v, want an error naming the ConfigMap and key", err)
+	corruptStore := ConfigMapStore{Client: corrupt, Namespace: "md", Name: "state"}
+	st, err := corruptStore.Load(ctx)
+	if err == nil || !strings.Contains(err.Error(), "configmap md/state key state.json") || !errors.Is(err, ErrStateCorrupt) {
+		t.Errorf("Load() of corrupt state = %v, want ErrStateCorrupt naming the ConfigMap and key", err)
+	}
+	if st.Pods == nil || len(st.Pods) != 0 {
+		t.Errorf("Load() of corrupt state returned %+v, want an empty State to carry on from", st)
+	}
+	// Saving over it keeps the corrupt text for a post-mortem.
+	if err := corruptStore.Save(ctx, sampleState()); err != nil {
+		t.Fatal(err)
+	}
+	cm, _ := corrupt.CoreV1().ConfigMaps("md").Get(ctx, "state", metav1.GetOptions{})
+	if cm.Data[CorruptStateDataKey] != "{not json" {
+		t.Errorf("corrupt text not kept: %v", cm.Data)
+	}
+	if _, err := corruptStore.Load(ctx); err != nil {
+		t.Errorf("Load() after Save = %v", err)
 	}
 
 	forbidden := fake.NewClientset()

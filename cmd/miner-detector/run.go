@@ -44,7 +44,7 @@ func runCommand(ctx context.Context, args []string, _, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	kube, err := kubeClient(c.kubeconfig)
+	kube, err := kubeClient(c.kubeconfig, cfg.Kubernetes.Timeout.D())
 	if err != nil {
 		return err
 	}

@@ -35,7 +35,7 @@ func scanCommand(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	if err != nil {
 		return err
 	}
-	kube, err := kubeClient(c.kubeconfig)
+	kube, err := kubeClient(c.kubeconfig, cfg.Kubernetes.Timeout.D())
 	if err != nil {
 		if cfg.Actions.Enforce {
 			return err

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"time"
 
 	"github.com/miner-detector/miner-detector/internal/config"
 	"github.com/miner-detector/miner-detector/internal/cycle"
@@ -14,8 +15,10 @@ import (
 )
 
 // kubeClient returns a client from the kubeconfig, or in-cluster config;
-// nil with a nil error when neither exists.
-func kubeClient(kubeconfig string) (kubernetes.Interface, error) {
+// nil with a nil error when neither exists. Every request is bounded by
+// timeout (kubernetes.timeout): an API server that accepts and never
+// answers fails the request, not the cycle.
+func kubeClient(kubeconfig string, timeout time.Duration) (kubernetes.Interface, error) {
 	var rc *rest.Config
 	var err error
 	switch {
@@ -31,6 +34,7 @@ func kubeClient(kubeconfig string) (kubernetes.Interface, error) {
 		return nil, fmt.Errorf("kubernetes client config: %w", err)
 	}
 	rc.UserAgent = "miner-detector/" + version
+	rc.Timeout = timeout
 	return kubernetes.NewForConfig(rc)
 }
 

@@ -36,18 +36,24 @@ type Config struct {
 	// Schedule is the cron schedule of `run` (robfig/cron, 5 fields or a
 	// descriptor such as @every 5m).
 	Schedule string `json:"schedule"`
-	Rule     Rule   `json:"rule"`
-	Rules    Rules  `json:"rules"`
+	// CycleTimeout is the deadline of one whole cycle (read, judge, act,
+	// save): a hung dependency ends the cycle, not the schedule. 0 means
+	// 4/5 of the schedule's shortest interval (4m for every 5 minutes); set,
+	// it must be shorter than that interval.
+	CycleTimeout Duration `json:"cycleTimeout"`
+	Rule         Rule     `json:"rule"`
+	Rules        Rules    `json:"rules"`
 	// MinCoverage is the share of expected samples a GPU needs to be judged.
 	MinCoverage float64 `json:"minCoverage"`
 	// MinSpanStrong is how much of its own life a young pod must have shown
 	// to be judged over it, on strong evidence only; 0 turns it off.
 	MinSpanStrong Duration `json:"minSpanStrong"`
 	// ScrapeInterval is the dcgm-exporter scrape interval; 0 detects it.
-	ScrapeInterval Duration `json:"scrapeInterval"`
-	Actions        Actions  `json:"actions"`
-	Slack          Slack    `json:"slack"`
-	State          State    `json:"state"`
+	ScrapeInterval Duration   `json:"scrapeInterval"`
+	Actions        Actions    `json:"actions"`
+	Slack          Slack      `json:"slack"`
+	Kubernetes     Kubernetes `json:"kubernetes"`
+	State          State      `json:"state"`
 	// LeaderElection lets several replicas run with one acting at a time.
 	LeaderElection LeaderElection `json:"leaderElection"`
 	// Listen is the address of /metrics, /healthz and /readyz.
@@ -170,9 +176,17 @@ type Slack struct {
 	GrafanaURL string `json:"grafanaURL"`
 	// APIURL overrides Slack's API address (proxies, tests).
 	APIURL string `json:"apiURL"`
+	// Timeout bounds one call to Slack's API or webhook.
+	Timeout Duration `json:"timeout"`
 	// Token and WebhookURL are resolved at load time; they are not file fields.
 	Token      string `json:"-"`
 	WebhookURL string `json:"-"`
+}
+
+// Kubernetes is how the API server is called.
+type Kubernetes struct {
+	// Timeout bounds one API request (Events, deletions, state, Lease).
+	Timeout Duration `json:"timeout"`
 }
 
 // State is where restart-safe state (strikes, notifications) is kept: a
@@ -226,7 +240,9 @@ func Default() Config {
 			StrikesToEnforce: p.StrikesToEnforce, MaxDeletionsPerCycle: p.MaxDeletionsPerCycle,
 			ProtectedNamespaces: p.ProtectedNamespaces,
 		},
-		State: State{ConfigMap: "miner-detector-state"},
+		Slack:      Slack{Timeout: Duration(actions.DefaultHTTPTimeout)},
+		Kubernetes: Kubernetes{Timeout: Duration(30 * time.Second)},
+		State:      State{ConfigMap: "miner-detector-state"},
 		LeaderElection: LeaderElection{
 			LeaseName:     "miner-detector",
 			LeaseDuration: Duration(15 * time.Second),
@@ -315,8 +331,14 @@ func (c Config) Validate() error {
 	} else if _, err := c.PromQuery().ChunkFor(w); err != nil {
 		add(fmt.Errorf("window: %w", err))
 	}
-	if _, err := cron.ParseStandard(c.Schedule); err != nil {
-		add(fmt.Errorf("schedule: %w", err))
+	if _, err := c.CycleDeadline(); err != nil {
+		add(err)
+	}
+	if d := c.Slack.Timeout.D(); d <= 0 {
+		add(fmt.Errorf("slack.timeout: must be positive, got %v", d))
+	}
+	if d := c.Kubernetes.Timeout.D(); d <= 0 {
+		add(fmt.Errorf("kubernetes.timeout: must be positive, got %v", d))
 	}
 	add(c.Analyzer().Validate())
 	add(c.PromQuery().Validate())
@@ -343,6 +365,45 @@ func (c Config) Validate() error {
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// CycleDeadline is how long one cycle may run: CycleTimeout, or 4/5 of the
+// schedule's shortest interval when it is 0. It must be shorter than that
+// interval, so a hung cycle never delays the next tick.
+func (c Config) CycleDeadline() (time.Duration, error) {
+	sched, err := cron.ParseStandard(c.Schedule)
+	if err != nil {
+		return 0, fmt.Errorf("schedule: %w", err)
+	}
+	interval := ShortestInterval(sched, time.Now())
+	d := c.CycleTimeout.D()
+	switch {
+	case d == 0:
+		return interval * 4 / 5, nil
+	case d < 0:
+		return 0, fmt.Errorf("cycleTimeout: must be positive (or 0 for 4/5 of the schedule's interval), got %v", d)
+	case d >= interval:
+		return 0, fmt.Errorf("cycleTimeout: must be shorter than the schedule's interval (%v for %q), got %v", interval, c.Schedule, d)
+	}
+	return d, nil
+}
+
+// ShortestInterval is the shortest time between two of the schedule's next
+// 200 ticks after now (a weekday schedule has short and long gaps).
+func ShortestInterval(s cron.Schedule, now time.Time) time.Duration {
+	var shortest time.Duration
+	t := s.Next(now)
+	for range 200 {
+		next := s.Next(t)
+		if next.IsZero() {
+			break
+		}
+		if gap := next.Sub(t); shortest == 0 || gap < shortest {
+			shortest = gap
+		}
+		t = next
+	}
+	return shortest
 }
 
 // Connection is the Prometheus connection.

@@ -75,6 +75,13 @@ func TestBadConfigNamesFieldAndReason(t *testing.T) {
 		"leaderElection: {enabled: true, leaseDuration: 5s}": "leaderElection.leaseDuration: must be longer than renewDeadline",
 		"leaderElection: {enabled: true, retryPeriod: 0s}":   "leaderElection.retryPeriod: must be positive",
 		"leaderElection: {enabled: true, leaseName: \"\"}":   "leaderElection.leaseName: must be set",
+		"cycleTimeout: 5m":                          `cycleTimeout: must be shorter than the schedule's interval (5m0s for "*/5 * * * *"), got 5m0s`,
+		"cycleTimeout: -1s":                         "cycleTimeout: must be positive",
+		"schedule: \"@every 1m\"\ncycleTimeout: 4m": "cycleTimeout: must be shorter than the schedule's interval (1m0s",
+		"cycleTimeout: soon":                        `cycleTimeout: not a duration`,
+		"slack: {timeout: 0s}":                      "slack.timeout: must be positive",
+		"kubernetes: {timeout: 0s}":                 "kubernetes.timeout: must be positive",
+		"kubernetes: {timeot: 1s}":                  `unknown field "timeot"`,
 	}
 	for body, want := range cases {
 		c := Default()
@@ -85,6 +92,27 @@ func TestBadConfigNamesFieldAndReason(t *testing.T) {
 		}
 		if err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("%q: got %v, want an error containing %q", body, err, want)
+		}
+	}
+}
+
+// The cycle deadline defaults to 4/5 of the schedule's shortest interval.
+func TestCycleDeadline(t *testing.T) {
+	cases := []struct {
+		schedule string
+		timeout  time.Duration
+		want     time.Duration
+	}{
+		{"*/5 * * * *", 0, 4 * time.Minute},
+		{"@every 1m", 0, 48 * time.Second},
+		{"0 9,10 * * *", 0, 48 * time.Minute}, // shortest gap 1h
+		{"*/5 * * * *", 90 * time.Second, 90 * time.Second},
+	}
+	for _, c := range cases {
+		cfg := Default()
+		cfg.Schedule, cfg.CycleTimeout = c.schedule, Duration(c.timeout)
+		if got, err := cfg.CycleDeadline(); err != nil || got != c.want {
+			t.Errorf("schedule %q cycleTimeout %v: got %v, %v; want %v", c.schedule, c.timeout, got, err, c.want)
 		}
 	}
 }

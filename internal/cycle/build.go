@@ -69,8 +69,12 @@ func New(cfg config.Config, d Deps) (*Cycle, error) {
 	if _, ok := store.(*actions.MemoryStore); ok {
 		log.Warn("action state is kept in memory only: strikes and notifications restart from zero after a restart (set state.namespace or POD_NAMESPACE)")
 	}
+	slackHTTP := &http.Client{Timeout: cfg.Slack.Timeout.D()}
+	if slackHTTP.Timeout <= 0 {
+		slackHTTP.Timeout = actions.DefaultHTTPTimeout
+	}
 	if cfg.Slack.Token != "" {
-		var opts []slack.Option
+		opts := []slack.Option{slack.OptionHTTPClient(slackHTTP)}
 		if cfg.Slack.APIURL != "" {
 			opts = append(opts, slack.OptionAPIURL(cfg.Slack.APIURL))
 		}
@@ -82,10 +86,15 @@ func New(cfg config.Config, d Deps) (*Cycle, error) {
 		exec.Notifier = n
 	}
 	if cfg.Slack.WebhookURL != "" {
-		exec.Notifier = &actions.WebhookNotifier{URL: cfg.Slack.WebhookURL, GrafanaURL: cfg.Slack.GrafanaURL}
+		exec.Notifier = &actions.WebhookNotifier{URL: cfg.Slack.WebhookURL, GrafanaURL: cfg.Slack.GrafanaURL, Client: slackHTTP}
+	}
+	deadline, err := cfg.CycleDeadline()
+	if err != nil {
+		return nil, &ConfigError{err}
 	}
 	c := &Cycle{
-		Reader: reader, Analyzer: ac, Window: cfg.Window.D(), Policy: policy,
+		Timeout: deadline,
+		Reader:  reader, Analyzer: ac, Window: cfg.Window.D(), Policy: policy,
 		Executor: exec, State: store, Metrics: m, Log: log, Nodes: nodes,
 	}
 	if am := cfg.Actions.AlertmanagerSilences; am.SuppressEnforcement {

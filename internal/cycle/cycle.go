@@ -19,6 +19,10 @@ import (
 
 // Cycle holds what one detection cycle needs. Metrics may be nil.
 type Cycle struct {
+	// Timeout is the deadline of one Run (cycleTimeout); 0: none. A cycle
+	// that hits it stops calling out, saves what it did, counts as failed
+	// and logs "cycle deadline exceeded"; the next tick runs as usual.
+	Timeout  time.Duration
 	Reader   *promquery.Reader
 	Analyzer analyzer.Config
 	Window   time.Duration
@@ -56,17 +60,37 @@ type Result struct {
 // partial: the cycle judged what it got but took no action.
 var ErrPartialData = errors.New("prometheus answered with warnings: data may be partial, no action this cycle")
 
-// Run evaluates the window ending at `at` and acts on it.
-func (c *Cycle) Run(ctx context.Context, at time.Time) (Result, error) {
+// SaveGrace bounds a state save that runs after the cycle's context ended
+// (deadline or lost leadership): what was posted or deleted is recorded
+// even then, so the next cycle does not repeat it.
+const SaveGrace = 15 * time.Second
+
+// ErrDeadline wraps the error of a cycle that ran past its Timeout.
+var ErrDeadline = errors.New("cycle deadline exceeded")
+
+// Run evaluates the window ending at `at` and acts on it, within c.Timeout.
+func (c *Cycle) Run(parent context.Context, at time.Time) (res Result, err error) {
 	start := c.now()
-	res := Result{At: at, Window: c.Window}
+	res = Result{At: at, Window: c.Window}
+	ctx := parent
+	if c.Timeout > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(parent, c.Timeout)
+		defer cancel()
+	}
 	outcome := metrics.ResultFailed
+	log := c.logger().With("at", at.UTC().Format(time.RFC3339), "window", c.Window.String())
 	defer func() {
+		if parent.Err() == nil && errors.Is(ctx.Err(), context.DeadlineExceeded) {
+			outcome = metrics.ResultFailed
+			err = fmt.Errorf("%w (cycleTimeout %v): %w", ErrDeadline, c.Timeout, errOr(err, ctx.Err()))
+			log.Error("cycle failed: cycle deadline exceeded; the next tick runs as scheduled",
+				"cycle_timeout", c.Timeout.String(), "err", err)
+		}
 		if c.Metrics != nil {
 			c.Metrics.CycleDone(outcome, c.now().Sub(start), c.now())
 		}
 	}()
-	log := c.Log.With("at", at.UTC().Format(time.RFC3339), "window", c.Window.String())
 
 	read, err := c.Reader.Read(ctx, at, c.Window)
 	res.Read = read
@@ -98,6 +122,10 @@ func (c *Cycle) Run(ctx context.Context, at time.Time) (Result, error) {
 		c.Metrics.Report(res.Report)
 	}
 	state, err := c.State.Load(ctx)
+	if errors.Is(err, actions.ErrStateCorrupt) {
+		log.Error("action state is corrupt: carrying on from an empty state (strikes restart from zero, threads are posted anew); the corrupt text is kept under "+actions.CorruptStateDataKey, "err", err)
+		state, err = actions.State{Pods: map[string]actions.PodState{}}, nil
+	}
 	if err != nil {
 		res.ActionsSkipped = "could not load action state: " + err.Error()
 		log.Error("cycle failed: load action state; no action this cycle", "err", err)
@@ -115,7 +143,14 @@ func (c *Cycle) Run(ctx context.Context, at time.Time) (Result, error) {
 	}
 	plan, next := actions.BuildPlan(res.Report.Pods, state, policy)
 	res.Plan = plan
-	res.Outcomes, next = c.Executor.Execute(ctx, plan, next)
+	exec := c.Executor
+	if exec.Checkpoint == nil {
+		// Each post or deletion is saved as soon as it is made: a crash (or
+		// a failed final save) after a Slack post must not post a second
+		// thread for the same finding next cycle.
+		exec.Checkpoint = c.save
+	}
+	res.Outcomes, next = exec.Execute(ctx, plan, next)
 	next.Nodes = c.recordNodeFindings(ctx, log, res.Report, state.Nodes)
 	if c.Metrics != nil {
 		for _, o := range res.Outcomes {
@@ -128,9 +163,12 @@ func (c *Cycle) Run(ctx context.Context, at time.Time) (Result, error) {
 			}
 		}
 	}
-	if err := c.State.Save(ctx, next); err != nil {
+	if err := c.save(ctx, next); err != nil {
 		log.Error("cycle failed: save action state", "err", err)
 		return res, fmt.Errorf("save state: %w", err)
+	}
+	if ctx.Err() != nil {
+		return res, fmt.Errorf("act: %w", ctx.Err())
 	}
 	outcome = metrics.ResultSuccess
 	log.Info("cycle done", "plan", plan.Summary().String(), "failed_actions", res.Outcomes.Count(actions.ResultFailed))
@@ -152,6 +190,29 @@ func (c *Cycle) logFindings(ctx context.Context, log *slog.Logger, r analyzer.Re
 	}
 }
 
+// save writes the state even when ctx has ended (deadline, lost
+// leadership), within SaveGrace: a side effect that happened must be
+// recorded.
+func (c *Cycle) save(ctx context.Context, s actions.State) error {
+	saveCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), SaveGrace)
+	defer cancel()
+	return c.State.Save(saveCtx, s)
+}
+
+func (c *Cycle) logger() *slog.Logger {
+	if c.Log != nil {
+		return c.Log
+	}
+	return slog.New(slog.DiscardHandler)
+}
+
+func errOr(err, fallback error) error {
+	if err != nil {
+		return err
+	}
+	return fallback
+}
+
 func (c *Cycle) now() time.Time {
 	if c.Now != nil {
 		return c.Now()
@@ -166,6 +227,10 @@ func (c *Cycle) now() time.Time {
 // cycle for the same tick.
 func (c *Cycle) ClaimTick(ctx context.Context, tick time.Time) (bool, error) {
 	st, err := c.State.Load(ctx)
+	if errors.Is(err, actions.ErrStateCorrupt) {
+		c.logger().Error("action state is corrupt: claiming the tick on an empty state", "err", err)
+		st, err = actions.State{Pods: map[string]actions.PodState{}}, nil
+	}
 	if err != nil {
 		return false, fmt.Errorf("claim tick %s: %w", tick.UTC().Format(time.RFC3339), err)
 	}

@@ -58,6 +58,11 @@ func TestCycleSilencedPodIsNotDeleted(t *testing.T) {
 		"matchers": []map[string]any{
 			{"name": "namespace", "value": "team-a", "isRegex": false, "isEqual": true},
 			{"name": "pod", "value": "batch-worker-.*", "isRegex": true, "isEqual": true},
+			// Matchers on the alert's other labels, as an on-call engineer
+			// copies them from the page.
+			{"name": "severity", "value": "warning", "isRegex": false, "isEqual": true},
+			{"name": "node", "value": "gpu-node-[0-9]+", "isRegex": true, "isEqual": true},
+			{"name": "shared", "value": "true", "isRegex": false, "isEqual": false},
 		},
 		"startsAt": now.Add(-time.Minute), "endsAt": now.Add(time.Hour),
 		"createdBy": "oncall@example.com", "comment": "benchmark run",

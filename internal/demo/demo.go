@@ -80,7 +80,7 @@ func Run(ctx context.Context, o Options) (Outcome, error) {
 	cfg.Prometheus.URL = "http://embedded.invalid" // unused: the embedded engine is passed in
 	cfg.Window = config.Duration(o.Window)
 	cfg.Actions.Enforce = true
-	cfg.Slack = config.Slack{Channel: "#gpu-abuse", Token: "xoxb-demo", APIURL: slackSrv.GetAPIURL()}
+	cfg.Slack.Channel, cfg.Slack.Token, cfg.Slack.APIURL = "#gpu-abuse", "xoxb-demo", slackSrv.GetAPIURL()
 	cfg.State = config.State{ConfigMap: "miner-detector-state", Namespace: detectorNamespace}
 	if err := cfg.Validate(); err != nil {
 		return out, fmt.Errorf("demo config: %w", err)

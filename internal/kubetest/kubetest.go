@@ -129,6 +129,10 @@ func (c *Cluster) config(token string) *rest.Config {
 	}
 }
 
+// AdminConfig is a client configuration with system:masters rights, e.g.
+// to point a client at a proxy in front of the API server (Host).
+func (c *Cluster) AdminConfig() *rest.Config { return c.config(adminToken) }
+
 // ServiceAccount creates (if needed) the ServiceAccount and returns a client
 // authenticating with a token issued for it, as a pod's projected token.
 func (c *Cluster) ServiceAccount(ctx context.Context, namespace, name string) (*rest.Config, error) {
