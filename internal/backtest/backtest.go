@@ -131,7 +131,7 @@ type MinerResult struct {
 	// minus the later of From and the first tick. Null: never deletable.
 	FirstDeletion *time.Time `json:"first_deletion"`
 	TimeToDelete  *Seconds   `json:"time_to_delete_seconds"`
-	Status         string     `json:"status"`
+	Status        string     `json:"status"`
 }
 
 // FalsePositive is one positive prediction for an entity that was not mining

@@ -41,8 +41,12 @@ type Config struct {
 	// 4/5 of the schedule's shortest interval (4m for every 5 minutes); set,
 	// it must be shorter than that interval.
 	CycleTimeout Duration `json:"cycleTimeout"`
-	Rule         Rule     `json:"rule"`
-	Rules        Rules    `json:"rules"`
+	// CycleBudget is the share of the schedule's interval a cycle is meant
+	// to take; a longer one is counted (miner_detector_cycles_over_budget_total)
+	// and logged, long before it would hit cycleTimeout. 0 means 0.5.
+	CycleBudget float64 `json:"cycleBudget"`
+	Rule        Rule    `json:"rule"`
+	Rules       Rules   `json:"rules"`
 	// MinCoverage is the share of expected samples a GPU needs to be judged.
 	MinCoverage float64 `json:"minCoverage"`
 	// MinSpanStrong is how much of its own life a young pod must have shown
@@ -386,6 +390,23 @@ func (c Config) CycleDeadline() (time.Duration, error) {
 		return 0, fmt.Errorf("cycleTimeout: must be shorter than the schedule's interval (%v for %q), got %v", interval, c.Schedule, d)
 	}
 	return d, nil
+}
+
+// CycleBudgetDuration is how long a cycle is meant to take: cycleBudget (0.5
+// when 0) of the schedule's shortest interval.
+func (c Config) CycleBudgetDuration() (time.Duration, error) {
+	sched, err := cron.ParseStandard(c.Schedule)
+	if err != nil {
+		return 0, fmt.Errorf("schedule: %w", err)
+	}
+	share := c.CycleBudget
+	switch {
+	case share == 0:
+		share = 0.5
+	case share < 0 || share > 1:
+		return 0, fmt.Errorf("cycleBudget: must be in (0, 1] (a share of the schedule's interval), got %v", share)
+	}
+	return time.Duration(share * float64(ShortestInterval(sched, time.Now()))), nil
 }
 
 // ShortestInterval is the shortest time between two of the schedule's next

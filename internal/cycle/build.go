@@ -92,9 +92,13 @@ func New(cfg config.Config, d Deps) (*Cycle, error) {
 	if err != nil {
 		return nil, &ConfigError{err}
 	}
+	budget, err := cfg.CycleBudgetDuration()
+	if err != nil {
+		return nil, &ConfigError{err}
+	}
 	c := &Cycle{
-		Timeout: deadline,
-		Reader:  reader, Analyzer: ac, Window: cfg.Window.D(), Policy: policy,
+		Timeout: deadline, Budget: budget,
+		Reader: reader, Analyzer: ac, Window: cfg.Window.D(), Policy: policy,
 		Executor: exec, State: store, Metrics: m, Log: log, Nodes: nodes,
 	}
 	if am := cfg.Actions.AlertmanagerSilences; am.SuppressEnforcement {

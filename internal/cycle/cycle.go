@@ -22,7 +22,11 @@ type Cycle struct {
 	// Timeout is the deadline of one Run (cycleTimeout); 0: none. A cycle
 	// that hits it stops calling out, saves what it did, counts as failed
 	// and logs "cycle deadline exceeded"; the next tick runs as usual.
-	Timeout  time.Duration
+	Timeout time.Duration
+	// Budget is how long a cycle is meant to take (cycleBudget of the
+	// schedule); a longer one is counted and logged, and still runs to its
+	// end or its Timeout. 0: no budget.
+	Budget   time.Duration
 	Reader   *promquery.Reader
 	Analyzer analyzer.Config
 	Window   time.Duration
@@ -87,8 +91,15 @@ func (c *Cycle) Run(parent context.Context, at time.Time) (res Result, err error
 			log.Error("cycle failed: cycle deadline exceeded; the next tick runs as scheduled",
 				"cycle_timeout", c.Timeout.String(), "err", err)
 		}
+		took := c.now().Sub(start)
+		over := c.Budget > 0 && took > c.Budget
+		if over {
+			log.Warn("cycle over budget: it took longer than its share of the schedule",
+				"took", took.String(), "budget", c.Budget.String())
+		}
 		if c.Metrics != nil {
-			c.Metrics.CycleDone(outcome, c.now().Sub(start), c.now())
+			c.Metrics.CycleDone(outcome, took, c.now())
+			c.Metrics.Budget(c.Budget, over)
 		}
 	}()
 

@@ -140,3 +140,34 @@ func TestEnforceCycleDeletesAndPersistsState(t *testing.T) {
 		t.Fatalf("table: %v\n%s", err, table.String())
 	}
 }
+
+// A cycle longer than its budget is counted and logged; one within it is not.
+func TestCycleOverBudget(t *testing.T) {
+	cfg := config.Default()
+	cfg.Prometheus.URL = "http://unused.invalid"
+	m := metrics.New()
+	c, err := cycle.New(cfg, cycle.Deps{API: fleetPrometheus(t), Metrics: m})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Budget != 150*time.Second {
+		t.Fatalf("budget %v, want 2m30s (half of every 5 minutes)", c.Budget)
+	}
+	if _, err := c.Run(context.Background(), end); err != nil {
+		t.Fatal(err)
+	}
+	if got := testutil.ToFloat64(m.OverBudget()); got != 0 {
+		t.Fatalf("over budget %v after a quick cycle", got)
+	}
+	c.Budget = time.Nanosecond
+	if _, err := c.Run(context.Background(), end); err != nil {
+		t.Fatal(err)
+	}
+	if got := testutil.ToFloat64(m.OverBudget()); got != 1 {
+		t.Fatalf("over budget %v after a cycle longer than 1ns, want 1", got)
+	}
+	cfg.CycleBudget = 1.5
+	if _, err := cycle.New(cfg, cycle.Deps{API: fleetPrometheus(t)}); err == nil || !strings.Contains(err.Error(), "cycleBudget") {
+		t.Errorf("cycleBudget 1.5: %v, want an error naming the field", err)
+	}
+}

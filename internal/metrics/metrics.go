@@ -49,6 +49,8 @@ type Metrics struct {
 	vetoed         prometheus.Gauge
 	suspectRule    *prometheus.GaugeVec
 	busyNoPod      *prometheus.GaugeVec
+	overBudget     prometheus.Counter
+	budget         prometheus.Gauge
 	signalGPUs     *prometheus.GaugeVec
 	ruleGPUs       *prometheus.GaugeVec
 	strongPossible prometheus.Gauge
@@ -119,6 +121,10 @@ func New() *Metrics {
 	m.busyNoPod = prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "miner_detector_busy_gpu_without_pod",
 		Help: "Mean utilization of a busy GPU no pod holds (a finding on the node, never a deletion)."},
 		[]string{"node", "gpu", "uuid", "mig_instance"})
+	m.overBudget = prometheus.NewCounter(prometheus.CounterOpts{Name: "miner_detector_cycles_over_budget_total",
+		Help: "Cycles that took longer than their budget (cycleBudget of the schedule's interval)."})
+	m.budget = prometheus.NewGauge(prometheus.GaugeOpts{Name: "miner_detector_cycle_budget_seconds",
+		Help: "How long a cycle is meant to take: cycleBudget of the schedule's interval."})
 	m.signalGPUs = prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "miner_detector_signal_gpus",
 		Help: "GPUs whose dcgm-exporter series carry the signal (covering minCoverage of the window), by role, in the last cycle."},
 		[]string{"role", "signal"})
@@ -126,7 +132,7 @@ func New() *Metrics {
 		Help: "GPUs each rule had the signals to judge in the last cycle."}, []string{"rule"})
 	m.strongPossible = prometheus.NewGauge(prometheus.GaugeOpts{Name: "miner_detector_gpus_strong_evidence_possible",
 		Help: "GPUs exporting the tensor, FP32 and FP64 pipes: a miner verdict on them can reach strong (deletable) evidence."})
-	for _, c := range []prometheus.Collector{m.signalGPUs, m.ruleGPUs, m.strongPossible, m.noProfiling, m.vetoed, m.suspectRule, m.busyNoPod, m.leader, m.ticksSkipped, m.silencesErr, m.suspectCover, m.strikes, m.capped, m.schedule, m.enforce, m.cycles, m.duration, m.lastSuccess, m.gpus, m.unattributed, m.badSamples,
+	for _, c := range []prometheus.Collector{m.overBudget, m.budget, m.signalGPUs, m.ruleGPUs, m.strongPossible, m.noProfiling, m.vetoed, m.suspectRule, m.busyNoPod, m.leader, m.ticksSkipped, m.silencesErr, m.suspectCover, m.strikes, m.capped, m.schedule, m.enforce, m.cycles, m.duration, m.lastSuccess, m.gpus, m.unattributed, m.badSamples,
 		m.pods, m.suspect, m.suspectMean, m.suspectStdDev, m.actions, m.queries, m.querySeries, m.queryPeak,
 		m.windowSeconds, m.scrapeInterval} {
 		f(c)
@@ -147,6 +153,17 @@ func (m *Metrics) CycleDone(result string, took time.Duration, now time.Time) {
 		m.lastSuccess.Set(float64(now.Unix()))
 	}
 }
+
+// Budget records the cycle budget and whether the cycle went over it.
+func (m *Metrics) Budget(budget time.Duration, over bool) {
+	m.budget.Set(budget.Seconds())
+	if over {
+		m.overBudget.Inc()
+	}
+}
+
+// OverBudget is the counter of cycles over budget (for tests).
+func (m *Metrics) OverBudget() prometheus.Counter { return m.overBudget }
 
 // Queries records the size of the cycle's queries.
 func (m *Metrics) Queries(queries, series int, peakSamples int64) {
