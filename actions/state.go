@@ -76,9 +76,46 @@ type StateStore interface {
 	Save(ctx context.Context, s State) error
 }
 
+// StateUpdater applies a read-modify-write to the state atomically: when
+// another writer changed the state between the read and the write, Update
+// fails with an error wrapping ErrStateConflict instead of overwriting it.
+// fn returning ErrNoChange writes nothing (Update then returns nil).
+type StateUpdater interface {
+	Update(ctx context.Context, fn func(State) (State, error)) error
+}
+
 var (
-	_ StateStore = (*MemoryStore)(nil)
-	_ StateStore = ConfigMapStore{}
+	// ErrStateConflict: another writer changed the state first.
+	ErrStateConflict = errors.New("action state changed by another writer")
+	// ErrNoChange, returned by an Update function, leaves the state as it is.
+	ErrNoChange = errors.New("no change")
+)
+
+// UpdateState applies fn to the state: atomically when the store is a
+// StateUpdater, else as a Load then a Save.
+func UpdateState(ctx context.Context, s StateStore, fn func(State) (State, error)) error {
+	if u, ok := s.(StateUpdater); ok {
+		return u.Update(ctx, fn)
+	}
+	st, err := s.Load(ctx)
+	if err != nil && !errors.Is(err, ErrStateCorrupt) {
+		return err
+	}
+	next, err := fn(st)
+	if errors.Is(err, ErrNoChange) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	return s.Save(ctx, next)
+}
+
+var (
+	_ StateStore   = (*MemoryStore)(nil)
+	_ StateStore   = ConfigMapStore{}
+	_ StateUpdater = (*MemoryStore)(nil)
+	_ StateUpdater = ConfigMapStore{}
 )
 
 // MemoryStore keeps State in memory: for scan, demo and tests. It is safe for
@@ -100,6 +137,21 @@ func (m *MemoryStore) Save(_ context.Context, s State) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	m.state = s.Clone()
+	return nil
+}
+
+// Update applies fn under the store's lock.
+func (m *MemoryStore) Update(_ context.Context, fn func(State) (State, error)) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	next, err := fn(m.state.Clone())
+	if errors.Is(err, ErrNoChange) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	m.state = next.Clone()
 	return nil
 }
 
@@ -173,6 +225,61 @@ func (c ConfigMapStore) Save(ctx context.Context, s State) error {
 	cm.Data[StateDataKey] = string(data)
 	if _, err := api.Update(ctx, cm, metav1.UpdateOptions{}); err != nil {
 		return fmt.Errorf("save state: update configmap %s/%s: %w", c.Namespace, c.Name, err)
+	}
+	return nil
+}
+
+// Update reads the State, applies fn and writes the result with the read's
+// resourceVersion as precondition (or creates the ConfigMap when there was
+// none): of two replicas claiming the same tick, one wins and the other
+// gets ErrStateConflict. A corrupt state reads as empty; its text is kept.
+func (c ConfigMapStore) Update(ctx context.Context, fn func(State) (State, error)) error {
+	api := c.Client.CoreV1().ConfigMaps(c.Namespace)
+	cm, err := api.Get(ctx, c.Name, metav1.GetOptions{})
+	st := State{Pods: map[string]PodState{}}
+	switch {
+	case apierrors.IsNotFound(err):
+		cm = nil
+	case err != nil:
+		return fmt.Errorf("update state: get configmap %s/%s: %w", c.Namespace, c.Name, err)
+	default:
+		if st, err = decodeState(cm, c.Namespace, c.Name); err != nil && !errors.Is(err, ErrStateCorrupt) {
+			return err
+		}
+	}
+	next, err := fn(st)
+	if errors.Is(err, ErrNoChange) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	data, err := json.Marshal(next.Clone())
+	if err != nil {
+		return fmt.Errorf("update state in configmap %s/%s: encode: %w", c.Namespace, c.Name, err)
+	}
+	if cm == nil {
+		_, err = api.Create(ctx, &corev1.ConfigMap{
+			ObjectMeta: metav1.ObjectMeta{Name: c.Name, Namespace: c.Namespace,
+				Labels: map[string]string{"app.kubernetes.io/managed-by": "miner-detector"}},
+			Data: map[string]string{StateDataKey: string(data)},
+		}, metav1.CreateOptions{})
+	} else {
+		cm = cm.DeepCopy()
+		if cm.Data == nil {
+			cm.Data = map[string]string{}
+		}
+		if _, derr := decodeState(cm, c.Namespace, c.Name); errors.Is(derr, ErrStateCorrupt) {
+			cm.Data[CorruptStateDataKey] = cm.Data[StateDataKey]
+		}
+		cm.Data[StateDataKey] = string(data)
+		_, err = api.Update(ctx, cm, metav1.UpdateOptions{}) // cm carries the read's resourceVersion
+	}
+	switch {
+	case apierrors.IsConflict(err), apierrors.IsAlreadyExists(err):
+		return fmt.Errorf("update state in configmap %s/%s: %w: %w", c.Namespace, c.Name, ErrStateConflict, err)
+	case err != nil:
+		return fmt.Errorf("update state in configmap %s/%s: %w", c.Namespace, c.Name, err)
 	}
 	return nil
 }

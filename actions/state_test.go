@@ -146,3 +146,30 @@ func TestConfigMapStoreErrors(t *testing.T) {
 		t.Errorf("Save() = %v, want the API error wrapped", err)
 	}
 }
+
+// Update is a read-modify-write: a writer that creates the state between
+// its read and its write makes it fail with ErrStateConflict instead of
+// being overwritten. (The fake clientset does not check resourceVersion on
+// update; the fault matrix proves that case on a real API server.)
+func TestConfigMapStoreUpdateConflicts(t *testing.T) {
+	ctx := context.Background()
+	store := ConfigMapStore{Client: fake.NewClientset(), Namespace: "md", Name: "state"}
+	for _, when := range []string{"create"} {
+		err := store.Update(ctx, func(s State) (State, error) {
+			if err := store.Save(ctx, sampleState()); err != nil { // the other replica
+				t.Fatal(err)
+			}
+			s.LastTick = time.Unix(1, 0)
+			return s, nil
+		})
+		if !errors.Is(err, ErrStateConflict) {
+			t.Errorf("%s: Update after a concurrent write = %v, want ErrStateConflict", when, err)
+		}
+	}
+	if err := store.Update(ctx, func(s State) (State, error) { s.LastTick = time.Unix(2, 0); return s, nil }); err != nil {
+		t.Fatal(err)
+	}
+	if st, _ := store.Load(ctx); !st.LastTick.Equal(time.Unix(2, 0)) || len(st.Pods) == 0 {
+		t.Errorf("state after Update = %+v, want the concurrent writer's pods and the new tick", st)
+	}
+}

@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/http"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -14,7 +15,9 @@ import (
 	"github.com/miner-detector/miner-detector/internal/cycle"
 	"github.com/miner-detector/miner-detector/internal/embedded"
 	"github.com/miner-detector/miner-detector/internal/fleet"
+	"github.com/miner-detector/miner-detector/internal/hungserver"
 	"github.com/miner-detector/miner-detector/internal/metrics"
+	"github.com/prometheus/client_golang/prometheus/testutil"
 	"github.com/robfig/cron/v3"
 )
 
@@ -112,4 +115,62 @@ func grepLines(s, prefix string) string {
 		}
 	}
 	return strings.Join(out, "\n")
+}
+
+// A dependency that accepts and never answers (here Slack) no longer blocks
+// every later tick: each cycle ends at cycleTimeout, counts as failed, and
+// the next tick runs.
+func TestDaemonNextTickRunsAfterAHungCycle(t *testing.T) {
+	prom, err := embedded.OpenTemp()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer prom.Close()
+	now := time.Now().Truncate(time.Minute)
+	for _, s := range fleet.FleetSeries(fleet.DefaultFleet(now), fleet.Honor, now.Add(-2*time.Hour), now.Add(time.Hour), fleet.Scrape{}) {
+		if err := prom.Append(s.Labels, s.Times, s.Values); err != nil {
+			t.Fatal(err)
+		}
+	}
+	hung := hungserver.Start(t)
+	cfg := config.Default()
+	cfg.Prometheus.URL = "http://unused.invalid"
+	cfg.Schedule = "@every 3s"
+	cfg.CycleTimeout = config.Duration(time.Second)
+	cfg.Slack.Token, cfg.Slack.Channel, cfg.Slack.APIURL = "xoxb-test", "#gpu", hung.URL+"/api/"
+	cfg.Slack.Timeout = config.Duration(time.Hour) // only the cycle deadline ends the post
+	if err := cfg.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	m := metrics.New()
+	cyc, err := cycle.New(cfg, cycle.Deps{API: prom, Metrics: m, Log: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sched, err := cron.ParseStandard(cfg.Schedule)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ran atomic.Int64
+	d := &daemon{cycle: cyc, log: slog.New(slog.DiscardHandler), schedule: sched, onStart: true, ran: func(time.Time) { ran.Add(1) }}
+	ctx, cancel := context.WithCancel(context.Background())
+	stopped := make(chan struct{})
+	go func() {
+		defer close(stopped)
+		d.lead(ctx, context.WithoutCancel(ctx))
+	}()
+	for limit := time.Now().Add(60 * time.Second); ran.Load() < 3 && time.Now().Before(limit); {
+		time.Sleep(100 * time.Millisecond)
+	}
+	cancel()
+	<-stopped
+	if n := ran.Load(); n < 3 {
+		t.Fatalf("%d cycles started in a minute on a 3 s schedule: a hung Slack post blocks later ticks", n)
+	}
+	if failed := testutil.ToFloat64(m.CyclesCounter(metrics.ResultFailed)); failed < 2 {
+		t.Fatalf("failed cycles = %v, want every cycle that hit the deadline counted", failed)
+	}
+	if hung.Accepted() == 0 {
+		t.Fatal("Slack was never called")
+	}
 }

@@ -237,22 +237,25 @@ func (c *Cycle) now() time.Time {
 // cycle runs, so a leader that dies mid-cycle is not followed by a second
 // cycle for the same tick.
 func (c *Cycle) ClaimTick(ctx context.Context, tick time.Time) (bool, error) {
-	st, err := c.State.Load(ctx)
-	if errors.Is(err, actions.ErrStateCorrupt) {
-		c.logger().Error("action state is corrupt: claiming the tick on an empty state", "err", err)
-		st, err = actions.State{Pods: map[string]actions.PodState{}}, nil
-	}
-	if err != nil {
-		return false, fmt.Errorf("claim tick %s: %w", tick.UTC().Format(time.RFC3339), err)
-	}
-	if !st.LastTick.IsZero() && !tick.After(st.LastTick) {
+	claimed := false
+	// One read-modify-write with the read's version as precondition: of two
+	// replicas claiming the same tick, exactly one wins.
+	err := actions.UpdateState(ctx, c.State, func(st actions.State) (actions.State, error) {
+		if !st.LastTick.IsZero() && !tick.After(st.LastTick) {
+			return st, actions.ErrNoChange
+		}
+		st.LastTick = tick.UTC()
+		claimed = true
+		return st, nil
+	})
+	switch {
+	case errors.Is(err, actions.ErrStateConflict):
+		c.logger().Info("tick claimed by another writer of the state", "tick", tick.UTC().Format(time.RFC3339), "err", err)
 		return false, nil
-	}
-	st.LastTick = tick.UTC()
-	if err := c.State.Save(ctx, st); err != nil {
+	case err != nil:
 		return false, fmt.Errorf("claim tick %s: %w", tick.UTC().Format(time.RFC3339), err)
 	}
-	return true, nil
+	return claimed, nil
 }
 
 // NodeRecorder records findings on Nodes; KubeEvents is one.

@@ -6,6 +6,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"math"
@@ -22,6 +23,8 @@ import (
 	"github.com/miner-detector/miner-detector/internal/cycle"
 	"github.com/miner-detector/miner-detector/internal/fleet"
 	"github.com/miner-detector/miner-detector/internal/hungserver"
+	"github.com/miner-detector/miner-detector/internal/metrics"
+	"github.com/prometheus/client_golang/prometheus/testutil"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 )
 
@@ -334,6 +337,24 @@ func matrix() []fault {
 			f.trainingSpared()
 			f.noSecretLogged()
 		}},
+		{name: "cycle deadline (Slack hangs, slack.timeout 1h, cycleTimeout 3s)", run: func(f *fc) {
+			s := newSlack(f.t)
+			s.set(hang)
+			c := f.cycle(setup{slack: s.apiURL(), edit: func(cfg *config.Config) {
+				cfg.Actions.StrikesToEnforce = 2
+				cfg.Slack.Timeout = config.Duration(time.Hour)
+				cfg.CycleTimeout = config.Duration(3 * time.Second)
+			}})
+			_, err := f.run(c, 0)
+			f.expect(other, "cycle ended at its deadline", errors.Is(err, cycle.ErrDeadline))
+			f.expect(other, "counted as a failed cycle", testutil.ToFloat64(c.Metrics.CyclesCounter(metrics.ResultFailed)) == 1)
+			f.expect(other, `logged "cycle deadline exceeded"`, strings.Contains(f.logs.String(), "cycle deadline exceeded"))
+			s.set(nil)
+			f.run(f.cycle(setup{slack: s.apiURL(), edit: func(cfg *config.Config) { cfg.Actions.StrikesToEnforce = 2 }}), 1)
+			f.oneThread(s, minerPod)
+			f.minerHandled()
+			f.trainingSpared()
+		}},
 		{name: "slack webhook hung (URL is a secret)", run: func(f *fc) {
 			hung := hungserver.Start(f.t)
 			res, err := f.run(f.cycle(setup{edit: func(cfg *config.Config) {
@@ -395,25 +416,22 @@ func matrix() []fault {
 			f.trainingSpared()
 		}},
 		{name: "two replicas race for one tick", run: func(f *fc) {
+			// Replica b claims the tick between replica a's read of the
+			// state and its write: the worst interleaving, made certain.
 			s := newSlack(f.t)
 			a, b := f.cycle(setup{slack: s.apiURL()}), f.cycle(setup{slack: s.apiURL()})
 			tick := f.e.at.Truncate(time.Minute)
-			var claims atomic.Int64
-			var wg sync.WaitGroup
-			for _, c := range []interface {
-				ClaimTick(context.Context, time.Time) (bool, error)
-			}{a, b} {
-				wg.Add(1)
-				go func() {
-					defer wg.Done()
-					if ok, err := c.ClaimTick(context.Background(), tick); ok && err == nil {
-						claims.Add(1)
-					}
-				}()
+			var claimedB bool
+			var errB error
+			a.State = &interleaved{StateStore: a.State, between: func() { claimedB, errB = b.ClaimTick(context.Background(), tick) }}
+			claimedA, errA := a.ClaimTick(context.Background(), tick)
+			f.did = append(f.did, fmt.Sprintf("claims: a %t (%v), b %t (%v)", claimedA, errA, claimedB, errB))
+			f.expect(dup, "exactly one replica claims the tick", claimedA != claimedB && errA == nil && errB == nil)
+			winner := b
+			if claimedA {
+				winner = a
 			}
-			wg.Wait()
-			f.expect(dup, "exactly one replica claims the tick", claims.Load() == 1)
-			f.run(a, 0) // the claimer runs; which one does not matter here
+			f.run(winner, 0)
 			f.oneThread(s, minerPod)
 			f.minerHandled()
 			f.trainingSpared()
@@ -606,6 +624,27 @@ func notM(m actions.Matcher) actions.Matcher {
 	f := false
 	m.IsEqual = &f
 	return m
+}
+
+// interleaved runs between once, right after the wrapped store has read the
+// state and before it writes.
+type interleaved struct {
+	actions.StateStore
+	between func()
+	once    sync.Once
+}
+
+func (s *interleaved) Load(ctx context.Context) (actions.State, error) {
+	st, err := s.StateStore.Load(ctx)
+	s.once.Do(s.between)
+	return st, err
+}
+
+func (s *interleaved) Update(ctx context.Context, fn func(actions.State) (actions.State, error)) error {
+	return actions.UpdateState(ctx, s.StateStore, func(st actions.State) (actions.State, error) {
+		s.once.Do(s.between)
+		return fn(st)
+	})
 }
 
 // crashingDeleter ends the cycle's goroutine when it is about to delete the
