@@ -22,7 +22,7 @@ type WebhookNotifier struct {
 	// GrafanaURL, when set, adds a link to the pod's evidence dashboard.
 	GrafanaURL string
 	// Client is the HTTP client; when nil, one with DefaultHTTPTimeout
-	// (never http.DefaultClient, which waits forever).
+	// (never the default client, which waits forever).
 	Client *http.Client
 }
 

@@ -18,7 +18,6 @@ import (
 	"fmt"
 	"net"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -185,36 +184,7 @@ func (c *Cluster) waitReady(admin kubernetes.Interface, apiExited, etcdExited <-
 // Binaries returns the directory holding etcd and kube-apiserver, building
 // them on first use with scripts/build-kube-test-binaries.sh (cached).
 func Binaries() (string, error) {
-	root, err := repoRoot()
-	if err != nil {
-		return "", err
-	}
-	script := filepath.Join(root, "scripts", "build-kube-test-binaries.sh")
-	var stderr bytes.Buffer
-	cmd := exec.Command("bash", script)
-	cmd.Stderr = &stderr
-	out, err := cmd.Output()
-	if err != nil {
-		return "", fmt.Errorf("%s: %w\n%s", script, err, stderr.String())
-	}
-	return strings.TrimSpace(string(out)), nil
-}
-
-func repoRoot() (string, error) {
-	dir, err := os.Getwd()
-	if err != nil {
-		return "", err
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "scripts", "build-kube-test-binaries.sh")); err == nil {
-			return dir, nil
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			return "", errors.New("scripts/build-kube-test-binaries.sh not found above the working directory")
-		}
-		dir = parent
-	}
+	return testserver.BuildScript("scripts/build-kube-test-binaries.sh", "the RBAC and leader-election tests need etcd and kube-apiserver")
 }
 
 // startProcess starts a server writing to dir/name.log, stopped when the

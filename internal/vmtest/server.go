@@ -17,8 +17,6 @@ import (
 	"io"
 	"net/http"
 	"net/url"
-	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -294,34 +292,5 @@ func buildVersion(client *http.Client, base string) (string, error) {
 // Binary returns the path of the victoria-metrics binary, building it on
 // first use with scripts/build-victoria-metrics.sh (cached).
 func Binary() (string, error) {
-	root, err := repoRoot()
-	if err != nil {
-		return "", err
-	}
-	script := filepath.Join(root, "scripts", "build-victoria-metrics.sh")
-	var stderr bytes.Buffer
-	cmd := exec.Command("bash", script)
-	cmd.Stderr = &stderr
-	out, err := cmd.Output()
-	if err != nil {
-		return "", fmt.Errorf("%s (the tests against a real VictoriaMetrics need its binary): %w\n%s", script, err, stderr.String())
-	}
-	return strings.TrimSpace(string(out)), nil
-}
-
-func repoRoot() (string, error) {
-	dir, err := os.Getwd()
-	if err != nil {
-		return "", err
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "scripts", "build-victoria-metrics.sh")); err == nil {
-			return dir, nil
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			return "", errors.New("scripts/build-victoria-metrics.sh not found above the working directory")
-		}
-		dir = parent
-	}
+	return testserver.BuildScript("scripts/build-victoria-metrics.sh", "the tests against a real VictoriaMetrics need its binary")
 }
