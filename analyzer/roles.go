@@ -183,11 +183,6 @@ const (
 	StrengthUtilizationOnly Strength = "utilization_only"
 )
 
-// Strengths lists the strengths, strongest first.
-func Strengths() []Strength {
-	return []Strength{StrengthStrong, StrengthPartial, StrengthUtilizationOnly}
-}
-
 // Enforceable reports whether a miner verdict of this strength may lead to
 // a deletion without an operator's opt-in.
 func (s Strength) Enforceable() bool { return s == StrengthStrong }
