@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"path"
+	"time"
 
 	"github.com/miner-detector/miner-detector/analyzer"
 )
@@ -35,6 +36,14 @@ type Policy struct {
 	// Operator's default counters export the tensor pipe only). Off by
 	// default: FP32 HPC looks the same on the tensor pipe alone.
 	DeleteOnPartialEvidence bool `json:"deleteOnPartialEvidence"`
+	// EscalateAfter is how many deletions of one owner within
+	// EscalationPeriod make it a repeat offender: it is then escalated
+	// instead of its pods being deleted again.
+	EscalateAfter    int           `json:"escalateAfter"`
+	EscalationPeriod time.Duration `json:"escalationPeriod"`
+	// StopOwners scales an escalated owner to zero or suspends it (enforce
+	// mode only; dry-run says it would).
+	StopOwners bool `json:"stopOwners"`
 	// Silences, when set (alertmanagerSilences.suppressEnforcement), are this
 	// cycle's active Alertmanager silences: a pod they silence is not deleted.
 	// Set by the cycle, never from configuration.
@@ -64,6 +73,8 @@ func DefaultPolicy() Policy {
 		StrikesToEnforce:     2,
 		MaxDeletionsPerCycle: 5,
 		ProtectedNamespaces:  []string{"kube-system", "gpu-operator", "nvidia-gpu-operator", "monitoring"},
+		EscalateAfter:        3,
+		EscalationPeriod:     24 * time.Hour,
 	}
 }
 
@@ -75,6 +86,12 @@ func (p Policy) Validate() error {
 	}
 	if p.MaxDeletionsPerCycle < 1 {
 		errs = append(errs, fmt.Errorf("maxDeletionsPerCycle: must be >= 1 (use dry-run to delete nothing), got %d", p.MaxDeletionsPerCycle))
+	}
+	if p.EscalateAfter < 1 {
+		errs = append(errs, fmt.Errorf("escalateAfter: must be >= 1, got %d", p.EscalateAfter))
+	}
+	if p.EscalationPeriod <= 0 {
+		errs = append(errs, fmt.Errorf("escalationPeriod: must be positive, got %v", p.EscalationPeriod))
 	}
 	for i, ns := range p.ProtectedNamespaces {
 		if ns == "" {

@@ -32,6 +32,16 @@ type Config struct {
 	// instead of the window; only a miner verdict on strong evidence stands
 	// there. Zero: young pods wait for the window's coverage.
 	MinSpanStrong time.Duration
+	// Owners maps pods to their owner (top controller, as "namespace/Kind/
+	// name") for owners already judged a miner: the pods the owner had
+	// (predecessors, still in the window's data) and its young pods. A young
+	// pod of such an owner is judged on the owner's window (every one of
+	// those pods' samples, merged exactly) once its own samples span
+	// MinOwnSpan and show the same verdict. Nil: every pod stands alone.
+	Owners map[PodKey]string
+	// MinOwnSpan is how long a young pod's own samples must span before it
+	// is judged on its owner's evidence; zero turns owner evidence off.
+	MinOwnSpan time.Duration
 	// AllCurves builds the evidence curve of every GPU; by default only
 	// findings get one (at fleet scale the curves of benign pods would be
 	// most of a report's memory).
@@ -65,6 +75,7 @@ func DefaultConfig() Config {
 		// FP32 and FP64 pipes: with 2 strikes every 5 minutes, a miner is
 		// deleted 15-20 minutes after it starts.
 		MinSpanStrong: 10 * time.Minute,
+		MinOwnSpan:    3 * time.Minute,
 		ValidMin:      0,
 		ValidMax:      100,
 	}
@@ -77,6 +88,8 @@ func (c Config) Validate() error {
 		return fmt.Errorf("minCoverage: must be in (0, 1], got %v", c.MinCoverage)
 	case c.ScrapeInterval < 0:
 		return fmt.Errorf("scrapeInterval: must not be negative, got %v", c.ScrapeInterval)
+	case c.MinOwnSpan < 0:
+		return fmt.Errorf("minOwnSpan: must not be negative, got %v", c.MinOwnSpan)
 	case c.MinSpanStrong < 0:
 		return fmt.Errorf("minSpanStrong: must not be negative, got %v", c.MinSpanStrong)
 	case c.ValidMin >= c.ValidMax:

@@ -156,6 +156,33 @@ type Actions struct {
 	// AlertmanagerSilences lets operators' Alertmanager silences on
 	// GPUMinerDetected also suppress deletion of the silenced pods.
 	AlertmanagerSilences AlertmanagerSilences `json:"alertmanagerSilences"`
+	// Owners: repeat offenders, judged and acted on by their controller.
+	Owners Owners `json:"owners"`
+}
+
+// Owners is how the detector follows a miner across pod restarts: its top
+// controller (the owner) keeps the evidence, so a replacement pod is judged
+// on the owner's window and deleted once its own samples span MinOwnSpan;
+// after EscalateAfter deletions within EscalationPeriod deleting is futile
+// and the owner is escalated (an alert, an Event on the owner, Slack) and,
+// with StopOwners, scaled to zero or suspended.
+type Owners struct {
+	// MinOwnSpan is how long a replacement pod's own samples must span
+	// before it is judged on its owner's evidence; 0 turns owner evidence off.
+	MinOwnSpan Duration `json:"minOwnSpan"`
+	// EscalateAfter is the number of deletions of one owner, within
+	// EscalationPeriod, after which it is escalated instead of deleted again.
+	EscalateAfter int `json:"escalateAfter"`
+	// EscalationPeriod is how far back deletions count, and how long an
+	// owner's record lasts without a miner verdict.
+	EscalationPeriod Duration `json:"escalationPeriod"`
+	// StopOwners scales an escalated Deployment/StatefulSet/ReplicaSet to
+	// zero or suspends a Job/CronJob (enforce mode only). Off by default;
+	// the chart grants the extra RBAC only when it is on.
+	StopOwners bool `json:"stopOwners"`
+	// MaxResolvesPerCycle bounds the pod reads that resolve owners in one
+	// cycle.
+	MaxResolvesPerCycle int `json:"maxResolvesPerCycle"`
 }
 
 // AlertmanagerSilences: with SuppressEnforcement on, active silences are
@@ -243,6 +270,10 @@ func Default() Config {
 		Actions: Actions{
 			StrikesToEnforce: p.StrikesToEnforce, MaxDeletionsPerCycle: p.MaxDeletionsPerCycle,
 			ProtectedNamespaces: p.ProtectedNamespaces,
+			Owners: Owners{
+				MinOwnSpan: Duration(3 * time.Minute), EscalateAfter: 3,
+				EscalationPeriod: Duration(24 * time.Hour), MaxResolvesPerCycle: 100,
+			},
 		},
 		Slack:      Slack{Timeout: Duration(actions.DefaultHTTPTimeout)},
 		Kubernetes: Kubernetes{Timeout: Duration(30 * time.Second)},
@@ -360,6 +391,7 @@ func (c Config) Validate() error {
 		add(errors.New("listen: must not be empty"))
 	}
 	add(c.LeaderElection.validate())
+	add(c.Actions.Owners.validate())
 	if am := c.Actions.AlertmanagerSilences; am.SuppressEnforcement {
 		if u, err := url.Parse(am.URL); am.URL == "" || err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 			add(fmt.Errorf("actions.alertmanagerSilences.url: must be an http(s) URL when suppressEnforcement is on, got %q", am.URL))
@@ -367,6 +399,23 @@ func (c Config) Validate() error {
 		if am.Timeout.D() < 0 {
 			add(fmt.Errorf("actions.alertmanagerSilences.timeout: must not be negative, got %v", am.Timeout.D()))
 		}
+	}
+	return errors.Join(errs...)
+}
+
+func (o Owners) validate() error {
+	var errs []error
+	if d := o.MinOwnSpan.D(); d < 0 {
+		errs = append(errs, fmt.Errorf("actions.owners.minOwnSpan: must not be negative (0 turns owner evidence off), got %v", d))
+	}
+	if o.EscalateAfter < 1 {
+		errs = append(errs, fmt.Errorf("actions.owners.escalateAfter: must be >= 1, got %d", o.EscalateAfter))
+	}
+	if d := o.EscalationPeriod.D(); d < time.Hour {
+		errs = append(errs, fmt.Errorf("actions.owners.escalationPeriod: must be at least 1h, got %v", d))
+	}
+	if o.MaxResolvesPerCycle < 1 {
+		errs = append(errs, fmt.Errorf("actions.owners.maxResolvesPerCycle: must be >= 1, got %d", o.MaxResolvesPerCycle))
 	}
 	return errors.Join(errs...)
 }
@@ -468,6 +517,7 @@ func (c Config) Analyzer() analyzer.Config {
 	a.FlatHighUtil = analyzer.FlatHighUtil{MeanAbove: c.Rule.MeanAbove, StdDevBelow: c.Rule.StdDevBelow}
 	a.MinCoverage = c.MinCoverage
 	a.MinSpanStrong = c.MinSpanStrong.D()
+	a.MinOwnSpan = c.Actions.Owners.MinOwnSpan.D()
 	a.ScrapeInterval = c.ScrapeInterval.D()
 	r := c.Rules
 	a.TrainingVeto = analyzer.TrainingVeto{Disabled: !r.TrainingVeto.Enabled, PipeActiveAbove: r.TrainingVeto.PipeActiveAbove}
@@ -491,6 +541,10 @@ func (c Config) Policy() actions.Policy {
 
 		DeleteWithoutProfiling:  c.Actions.DeleteWithoutProfiling,
 		DeleteOnPartialEvidence: c.Actions.DeleteOnPartialEvidence,
+
+		EscalateAfter:    c.Actions.Owners.EscalateAfter,
+		EscalationPeriod: c.Actions.Owners.EscalationPeriod.D(),
+		StopOwners:       c.Actions.Owners.StopOwners,
 	}
 }
 

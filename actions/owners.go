@@ -1,0 +1,103 @@
+package actions
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"time"
+
+	"github.com/miner-detector/miner-detector/analyzer"
+)
+
+// Owner is the top controller of a pod: the object that recreates it when it
+// is deleted (a Deployment through its ReplicaSet, a StatefulSet, a
+// DaemonSet, a CronJob through its Job, a Job, or any custom controller such
+// as a notebook operator). A pod without a controller is its own owner
+// (Kind "Pod").
+type Owner struct {
+	Namespace  string `json:"namespace"`
+	APIVersion string `json:"apiVersion,omitempty"`
+	Kind       string `json:"kind"`
+	Name       string `json:"name"`
+	UID        string `json:"uid,omitempty"`
+}
+
+// Key identifies the owner in the action state and in metrics:
+// "namespace/Kind/name".
+func (o Owner) Key() string { return o.Namespace + "/" + o.Kind + "/" + o.Name }
+
+// String is the owner as kubectl names it: "deployment/miner".
+func (o Owner) String() string { return strings.ToLower(o.Kind) + "/" + o.Name }
+
+// IsPod reports whether the pod is its own owner (no controller).
+func (o Owner) IsPod() bool { return o.Kind == "Pod" }
+
+// Stoppable reports whether escalation can stop the owner: scale a
+// Deployment, StatefulSet or ReplicaSet to zero, or suspend a Job or
+// CronJob. A DaemonSet, a bare pod or a custom controller cannot be.
+func (o Owner) Stoppable() bool {
+	switch o.Kind {
+	case "Deployment", "StatefulSet", "ReplicaSet", "Job", "CronJob":
+		return true
+	}
+	return false
+}
+
+// ParseOwnerKey is the inverse of Owner.Key.
+func ParseOwnerKey(key string) (Owner, bool) {
+	ns, rest, ok := strings.Cut(key, "/")
+	if !ok {
+		return Owner{}, false
+	}
+	kind, name, ok := strings.Cut(rest, "/")
+	if !ok || ns == "" || kind == "" || name == "" {
+		return Owner{}, false
+	}
+	return Owner{Namespace: ns, Kind: kind, Name: name}, true
+}
+
+// ErrOwnerPodGone is wrapped by an OwnerResolver when the pod no longer
+// exists, so its owner cannot be read.
+var ErrOwnerPodGone = errors.New("pod gone: owner unknown")
+
+// OwnerResolver finds a pod's top controller.
+type OwnerResolver interface {
+	Owner(ctx context.Context, pod analyzer.PodKey) (Owner, error)
+}
+
+// OwnerStopper stops an owner whose pods keep mining after being deleted:
+// scales it to zero or suspends it, and annotates it with who did it, why
+// and how to undo it. It returns the command that undoes it.
+type OwnerStopper interface {
+	Stop(ctx context.Context, o Owner, req StopRequest) (undo string, err error)
+}
+
+// StopRequest is why an owner is stopped.
+type StopRequest struct {
+	// Reason is the escalation in words, for the annotation.
+	Reason string
+	// At is when the decision was made (the evidence end).
+	At time.Time
+}
+
+// OwnerEventRecorder records an escalation as an Event on the owner object.
+type OwnerEventRecorder interface {
+	RecordOwner(ctx context.Context, o Owner, reason, message string) error
+}
+
+// Event reasons of escalation, stable for field selectors and alerts.
+const (
+	EventReasonRepeatOffender = "GPUMinerRepeatOffender"
+	EventReasonOwnerStopped   = "GPUMinerOwnerStopped"
+)
+
+// Annotations written on a stopped owner.
+const (
+	AnnotationStoppedBy = "miner-detector.io/stopped-by"
+	AnnotationStoppedAt = "miner-detector.io/stopped-at"
+	AnnotationReason    = "miner-detector.io/reason"
+	AnnotationUndo      = "miner-detector.io/undo"
+	// AnnotationReplicas keeps a scaled owner's replicas before it was
+	// scaled to zero, for the undo command.
+	AnnotationReplicas = "miner-detector.io/replicas-before"
+)
