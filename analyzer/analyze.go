@@ -52,6 +52,7 @@ func Analyze(in Input, cfg Config) Report {
 		}
 		byPod[g.pod] = append(byPod[g.pod], r)
 	}
+	judgeOwners(byPod, podGroups, expected, cfg)
 	for key, gpus := range byPod {
 		// Evidence curves are built for findings only: at fleet scale the
 		// benign pods' curves would be most of the report's memory.
@@ -77,6 +78,9 @@ type group struct {
 	container string
 	signals   map[Signal][]*Series
 	window    window
+	// parallel is how many GPUs the group's samples come from at once: 1,
+	// except for an owner's merged window (see mergeOwner).
+	parallel int64
 }
 
 // primary is the series the utilization rules judge, and the factor that
@@ -368,10 +372,25 @@ func decide(g *group, r GPUReport, cfg Config) GPUReport {
 // use was seen idle; flat training that starts with busy pipes, and anything
 // judged on weaker evidence, waits for the window.
 func judgeYoung(g *group, r GPUReport, expected int64, cfg Config) (GPUReport, bool) {
-	if cfg.MinSpanStrong <= 0 || expected <= 0 || r.Count == 0 {
+	y, span, ok := judgeSpan(g, r, expected, cfg, cfg.MinSpanStrong)
+	if !ok || y.Verdict != Miner || y.Strength != StrengthStrong {
 		return r, false
 	}
-	interval := time.Duration(float64(g.window.chunk*time.Duration(g.window.n)) / float64(expected))
+	y.Reason = fmt.Sprintf("young: judged over its own %s (since %s, min span %s for strong evidence): %s",
+		formatSpan(span), g.window.end().Add(-span).UTC().Format(time.RFC3339), formatSpan(cfg.MinSpanStrong), y.Reason)
+	return y, true
+}
+
+// judgeSpan applies the rules to a GPU over its own life, from its first
+// sample to the window's end, when that span reaches minSpan and its samples
+// cover enough of it. It returns the decided report and the span; false
+// when the span is too short or too thin to judge.
+func judgeSpan(g *group, r GPUReport, expected int64, cfg Config, minSpan time.Duration) (GPUReport, time.Duration, bool) {
+	par := max(g.parallel, 1)
+	if minSpan <= 0 || expected <= 0 || r.Count == 0 {
+		return r, 0, false
+	}
+	interval := time.Duration(float64(g.window.chunk*time.Duration(g.window.n)) / float64(expected/par))
 	sig, _ := g.primary()
 	var first Chunk
 	for _, c := range g.inOrder(sig) {
@@ -380,34 +399,30 @@ func judgeYoung(g *group, r GPUReport, expected int64, cfg Config) (GPUReport, b
 			break
 		}
 	}
-	end := g.window.start.Add(time.Duration(g.window.n) * g.window.chunk)
 	// The first sample is at most one chunk before the first chunk's end:
 	// count back its samples at the scrape interval, no further.
-	lead := min(time.Duration(first.Count)*interval, g.window.chunk)
-	span := end.Sub(first.End) + lead
-	if first.End.IsZero() || span < cfg.MinSpanStrong || interval <= 0 {
-		return r, false
+	lead := min(time.Duration(first.Count/par)*interval, g.window.chunk)
+	span := g.window.end().Sub(first.End) + lead
+	if first.End.IsZero() || span < minSpan || interval <= 0 {
+		return r, 0, false
 	}
-	spanExpected := int64(math.Round(float64(span) / float64(interval)))
+	spanExpected := int64(math.Round(float64(span)/float64(interval))) * par
 	y := r
 	y.Span, y.ExpectedSamples = span, spanExpected
 	y.Coverage = float64(r.Count) / float64(spanExpected)
 	if y.Coverage < cfg.MinCoverage {
-		return r, false
+		return r, 0, false
 	}
 	y.Signals = Profile{}
 	for s, st := range r.Signals {
 		st.Coverage = float64(st.Samples) / float64(spanExpected)
 		y.Signals[s] = st
 	}
-	y = decide(g, y, cfg)
-	if y.Verdict != Miner || y.Strength != StrengthStrong {
-		return r, false
-	}
-	y.Reason = fmt.Sprintf("young: judged over its own %s (since %s, min span %s for strong evidence): %s",
-		formatSpan(span), end.Add(-span).UTC().Format(time.RFC3339), formatSpan(cfg.MinSpanStrong), y.Reason)
-	return y, true
+	return decide(g, y, cfg), span, true
 }
+
+// end is the end of the window.
+func (w window) end() time.Time { return w.start.Add(time.Duration(w.n) * w.chunk) }
 
 // formatSpan prints 15m rather than 15m0s.
 func formatSpan(d time.Duration) string {
@@ -476,6 +491,7 @@ func podReport(key PodKey, gpus []GPUReport, rep Report, cfg Config) PodReport {
 		},
 		Profiling:            worst.Profiling,
 		SpanSecs:             worst.Span.Seconds(),
+		Owner:                worst.Owner,
 		Strength:             worst.Strength,
 		StrengthReason:       worst.StrengthReason,
 		Enforceable:          worst.Verdict == Miner && worst.Strength.Enforceable(),

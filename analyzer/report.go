@@ -72,6 +72,9 @@ type GPUReport struct {
 	// Span, when set, is the young pod's own life the GPU was judged over
 	// (from its first sample to the window's end) instead of the window.
 	Span time.Duration
+	// Owner, when set, is the owner's window the GPU was judged on (a young
+	// pod of an owner already judged a miner).
+	Owner *OwnerEvidence
 	// Strength grades a miner verdict's evidence (empty otherwise), and
 	// StrengthReason says why.
 	Strength       Strength
@@ -91,11 +94,14 @@ type Evidence struct {
 	WindowSecs float64 `json:"window_seconds"`
 	// SpanSecs, when set, is the young pod's own life the deciding GPU was
 	// judged over, on strong evidence, instead of the whole window.
-	SpanSecs             float64   `json:"span_seconds,omitempty"`
-	WindowEnd            time.Time `json:"window_end"`
-	ScrapeIntervalSecs   float64   `json:"scrape_interval_seconds"`
-	ScrapeIntervalSource string    `json:"scrape_interval_source"`
-	ChunkSecs            float64   `json:"chunk_seconds"`
+	SpanSecs float64 `json:"span_seconds,omitempty"`
+	// Owner, when set, is the owner's window the verdict rests on: a young
+	// pod of an owner (Deployment, Job, ...) already judged a miner.
+	Owner                *OwnerEvidence `json:"owner,omitempty"`
+	WindowEnd            time.Time      `json:"window_end"`
+	ScrapeIntervalSecs   float64        `json:"scrape_interval_seconds"`
+	ScrapeIntervalSource string         `json:"scrape_interval_source"`
+	ChunkSecs            float64        `json:"chunk_seconds"`
 	// Profiling says whether the deciding GPU had a math pipe signal
 	// covered; "false" means only the utilization rule could judge it.
 	Profiling bool `json:"profiling"`
