@@ -148,6 +148,12 @@ func eventMessage(f Finding) string {
 	if f.Kind != FindingDeleted {
 		fmt.Fprintf(&b, ". Strike %d; %s", f.Strikes, f.Action)
 	}
+	if f.Owner != nil {
+		fmt.Fprintf(&b, ". Owner %s", f.Owner)
+	}
+	if ev := f.Report.Evidence.Owner; ev != nil {
+		fmt.Fprintf(&b, " (judged on its owner's window: %d pods, mean %.1f%% stddev %.2f)", len(ev.Pods), ev.Mean, ev.StdDev)
+	}
 	return truncateMessage(b.String())
 }
 

@@ -76,6 +76,10 @@ type Executor struct {
 	Events   EventRecorder
 	Deleter  PodDeleter
 	Notifier Notifier
+	// OwnerEvents records escalations on owners and Stopper stops them;
+	// either may be nil (no cluster access): their steps are skipped.
+	OwnerEvents OwnerEventRecorder
+	Stopper     OwnerStopper
 	// Log receives one record per step; discarded when nil.
 	Log *slog.Logger
 	// Checkpoint, when set, persists the state right after each step that
@@ -145,6 +149,8 @@ func madeSideEffect(st Step, o Outcome) bool {
 		return o.Result == ResultOK
 	case StepDelete:
 		return o.Result == ResultOK || o.Reason == ReasonPodGone
+	case StepEscalate, StepStopOwner:
+		return o.Result == ResultOK
 	}
 	return false
 }
@@ -207,9 +213,16 @@ func (e Executor) run(ctx context.Context, st Step, state State) Outcome {
 		}
 		ps.Deleted, ps.DeletedAt = true, evidenceEnd(derefReport(st))
 		state.Pods[key] = ps
+		state.recordOwnerDeletion(st)
 		o.Reason = "deleted: " + st.Reason
 		e.afterDelete(ctx, st, ps)
 		return o
+
+	case StepEscalate:
+		return e.escalate(ctx, st, state, o)
+
+	case StepStopOwner:
+		return e.stopOwner(ctx, st, state, o)
 
 	case StepResolve:
 		if e.Notifier == nil {
@@ -258,6 +271,7 @@ func (e Executor) finding(st Step, kind FindingKind, threadTS string) Finding {
 		Action:   st.Decision,
 		Report:   derefReport(st),
 		ThreadTS: threadTS,
+		Owner:    st.Owner,
 	}
 }
 

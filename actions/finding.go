@@ -18,6 +18,11 @@ const (
 	FindingDeleted FindingKind = "deleted"
 	// FindingResolved: the pod is no longer judged a miner.
 	FindingResolved FindingKind = "resolved"
+	// FindingEscalated: the pod's owner is a repeat offender; its pods are
+	// no longer deleted.
+	FindingEscalated FindingKind = "escalated"
+	// FindingOwnerStopped: the pod's owner was scaled to zero or suspended.
+	FindingOwnerStopped FindingKind = "owner_stopped"
 )
 
 // Finding is what an Event or a Slack message says about one pod: the
@@ -35,6 +40,8 @@ type Finding struct {
 	Report analyzer.PodReport
 	// ThreadTS is the Slack thread to reply in; empty starts a new thread.
 	ThreadTS string
+	// Owner is the pod's owner (a controller), when known.
+	Owner *Owner
 }
 
 // Window is the length of the evaluation window the verdict covers.

@@ -3,6 +3,7 @@ package actions
 import (
 	"context"
 	"errors"
+	"slices"
 	"strings"
 	"time"
 
@@ -101,3 +102,58 @@ const (
 	// scaled to zero, for the undo command.
 	AnnotationReplicas = "miner-detector.io/replicas-before"
 )
+
+// OwnerState is what the action state keeps of one owner whose pods were
+// judged miners: the evidence that survives its pods' restarts.
+type OwnerState struct {
+	Owner Owner `json:"owner"`
+	// Pods are the names of its pods judged a miner, oldest first, at most
+	// maxOwnerPods: the analyzer merges their samples into the owner's window.
+	Pods []string `json:"pods"`
+	// Deletions are the evidence times of its pods' deletions (on evidence
+	// strong enough to escalate on) within the escalation period.
+	Deletions []time.Time `json:"deletions,omitempty"`
+	// LastMiner is the evidence time of the latest miner verdict on one of
+	// its pods; the record lapses an escalation period after it.
+	LastMiner time.Time `json:"lastMiner"`
+	// Escalated is set once the escalation (Event on the owner, Slack) was
+	// recorded; Stopped once the owner was scaled to zero or suspended,
+	// with Undo the command that reverses it.
+	Escalated   bool      `json:"escalated,omitempty"`
+	EscalatedAt time.Time `json:"escalatedAt,omitzero"`
+	Stopped     bool      `json:"stopped,omitempty"`
+	Undo        string    `json:"undo,omitempty"`
+}
+
+// maxOwnerPods bounds the pods an owner's record keeps.
+const maxOwnerPods = 10
+
+// addPod records a pod of the owner judged a miner.
+func (s *OwnerState) addPod(pod string) {
+	if slices.Contains(s.Pods, pod) {
+		return
+	}
+	s.Pods = append(s.Pods, pod)
+	if len(s.Pods) > maxOwnerPods {
+		s.Pods = slices.Clone(s.Pods[len(s.Pods)-maxOwnerPods:])
+	}
+}
+
+// recentDeletions keeps the deletions within period before now and returns
+// how many there are.
+func (s *OwnerState) recentDeletions(now time.Time, period time.Duration) int {
+	s.Deletions = slices.DeleteFunc(slices.Clone(s.Deletions), func(t time.Time) bool { return now.Sub(t) > period })
+	return len(s.Deletions)
+}
+
+// PodOwners maps every pod the state remembers of an owner to that owner's
+// key: the analyzer's owner window (analyzer.Config.Owners) starts from it.
+func (s State) PodOwners() map[analyzer.PodKey]string {
+	out := map[analyzer.PodKey]string{}
+	for key, os := range s.Owners {
+		for _, p := range os.Pods {
+			out[analyzer.PodKey{Namespace: os.Owner.Namespace, Pod: p}] = key
+		}
+	}
+	return out
+}

@@ -26,6 +26,13 @@ const (
 	// StepResolve tells the finding's Slack thread that the pod is no
 	// longer judged a miner (benign, or gone from the data).
 	StepResolve StepKind = "resolve"
+	// StepEscalate records that deleting an owner's pods is futile: an
+	// Event on the owner, a reply in the finding's Slack thread, the
+	// repeat-offender gauge. Once per owner.
+	StepEscalate StepKind = "escalate"
+	// StepStopOwner scales an escalated owner to zero or suspends it
+	// (actions.owners.stopOwners, enforce mode only).
+	StepStopOwner StepKind = "stop_owner"
 )
 
 // Reasons a step carries that callers may compare against.
@@ -48,6 +55,11 @@ const (
 	ReasonAlreadyDeleted = "already deleted; the window still holds its samples"
 	// ReasonDeletedUnnotified: a deleted pod whose finding Slack never got.
 	ReasonDeletedUnnotified = "deleted before Slack was told: posting the finding now"
+	// ReasonDryRunStop: a stop that enforce mode would make.
+	ReasonDryRunStop = "dry-run: would stop the owner"
+	// reasonRepeatPrefix starts the reason of a deletion replaced by an
+	// escalation.
+	reasonRepeatPrefix = "repeat offender"
 )
 
 // Step is one action of a plan.
@@ -71,6 +83,9 @@ type Step struct {
 	// on all of its steps: "delete: strike 2 of 2", "dry-run: would delete",
 	// "no deletion: strike 1 of 2".
 	Decision string
+	// Owner is the pod's owner when it is a controller (not the pod
+	// itself); escalate and stop_owner act on it.
+	Owner *Owner
 }
 
 // Plan is every step of one cycle, ordered by namespace/pod and, within a
@@ -90,6 +105,10 @@ type Summary struct {
 	// Capped counts miner pods not deleted because the per-cycle deletion
 	// cap was reached: more miners than the cap lets enforcement handle.
 	Capped int `json:"capped"`
+	// Escalate and StopOwner count owners escalated and stopped (or, in
+	// dry-run, that would be stopped).
+	Escalate  int `json:"escalate"`
+	StopOwner int `json:"stop_owner"`
 }
 
 // Summary counts the plan's steps by kind; MinerPods is the number of record
@@ -105,6 +124,10 @@ func (p Plan) Summary() Summary {
 			s.Notify++
 		case StepDelete:
 			s.Delete++
+		case StepEscalate:
+			s.Escalate++
+		case StepStopOwner:
+			s.StopOwner++
 		case StepSkipDelete:
 			s.SkipDelete++
 			if strings.HasPrefix(st.Reason, reasonCapPrefix) {
@@ -116,8 +139,12 @@ func (p Plan) Summary() Summary {
 }
 
 func (s Summary) String() string {
-	return fmt.Sprintf("%d miner pods: %d record, %d notify, %d delete, %d skip_delete (%d over the cap)",
+	out := fmt.Sprintf("%d miner pods: %d record, %d notify, %d delete, %d skip_delete (%d over the cap)",
 		s.MinerPods, s.Record, s.Notify, s.Delete, s.SkipDelete, s.Capped)
+	if s.Escalate+s.StopOwner > 0 {
+		out += fmt.Sprintf(", %d escalate, %d stop_owner", s.Escalate, s.StopOwner)
+	}
+	return out
 }
 
 // BuildPlan decides this cycle's steps from the analyzer's pod reports and
@@ -140,9 +167,16 @@ func (s Summary) String() string {
 // (unless Slack was never told of it: then one notify), and does not count
 // against the cap. A miner under its name whose evidence all
 // follows the deletion is a new pod and a new finding.
+//
+// Owners (see plan_owners.go): a miner pod whose owner is a controller
+// (Policy.Owners, or the state) is recorded under its owner. A pod judged
+// on its owner's evidence starts with the strikes to enforce. Once an owner
+// had EscalateAfter pods deleted within EscalationPeriod, its pods are no
+// longer deleted: the owner is escalated once and, with StopOwners, stopped.
 func BuildPlan(pods []analyzer.PodReport, prev State, p Policy) (Plan, State) {
 	plan := Plan{Enforce: p.Enforce}
-	next := State{Pods: map[string]PodState{}, LastTick: prev.LastTick}
+	owners := newOwnerBook(pods, prev, p)
+	next := State{Pods: map[string]PodState{}, LastTick: prev.LastTick, Owners: owners.carried()}
 	deletions := 0
 	for _, r := range sortedUnique(pods) {
 		key := r.PodKey.String()
@@ -174,7 +208,12 @@ func BuildPlan(pods []analyzer.PodReport, prev State, p Policy) (Plan, State) {
 
 		ps := old
 		ps.Strikes++
-		if seen := evidenceEnd(r); !seen.IsZero() {
+		if r.Evidence.Owner != nil && ps.Strikes < p.StrikesToEnforce {
+			// The owner earned the strikes with the pods before this one.
+			ps.Strikes = p.StrikesToEnforce
+		}
+		seen := evidenceEnd(r)
+		if !seen.IsZero() {
 			if ps.FirstSeen.IsZero() {
 				ps.FirstSeen = seen
 			}
@@ -185,6 +224,12 @@ func BuildPlan(pods []analyzer.PodReport, prev State, p Policy) (Plan, State) {
 		step := Step{Pod: r.PodKey, Strikes: ps.Strikes, Report: &r}
 		var kind StepKind
 		kind, step.Node, step.Reason = decideDeletion(r, ps.Strikes, p, &deletions)
+		var escalation []Step
+		if owner, ok := owners.of(r.PodKey); ok {
+			step.Owner = &owner
+			ps.Owner = owner.Key()
+			kind, step.Reason, escalation = owners.judge(&next, owner, r, seen, kind, step.Reason, &deletions)
+		}
 		switch {
 		case kind == StepDelete:
 			step.Decision = "delete: " + step.Reason
@@ -206,6 +251,10 @@ func BuildPlan(pods []analyzer.PodReport, prev State, p Policy) (Plan, State) {
 		ps.LastDecision = step.Decision
 		next.Pods[key] = ps
 		plan.Steps = append(plan.Steps, with(step, kind, step.Reason))
+		for _, e := range escalation {
+			e.Pod, e.Node, e.Strikes, e.Report, e.Decision, e.Owner = r.PodKey, step.Node, step.Strikes, &r, step.Decision, step.Owner
+			plan.Steps = append(plan.Steps, e)
+		}
 	}
 	plan.Steps = append(plan.Steps, resolved(pods, prev, next)...)
 	return plan, next

@@ -44,6 +44,10 @@ type Policy struct {
 	// StopOwners scales an escalated owner to zero or suspends it (enforce
 	// mode only; dry-run says it would).
 	StopOwners bool `json:"stopOwners"`
+	// Owners are the owners (top controllers) of this cycle's pods, as
+	// far as they were resolved. Set by the cycle, never from
+	// configuration.
+	Owners map[analyzer.PodKey]Owner `json:"-"`
 	// Silences, when set (alertmanagerSilences.suppressEnforcement), are this
 	// cycle's active Alertmanager silences: a pod they silence is not deleted.
 	// Set by the cycle, never from configuration.

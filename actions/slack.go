@@ -133,7 +133,13 @@ func slackText(f Finding) string {
 		fmt.Fprintf(&b, "Pod %s is no longer judged a miner (%s).\n", f.Pod, f.Action)
 		return b.String()
 	}
+	if f.Kind == FindingEscalated || f.Kind == FindingOwnerStopped {
+		return ownerText(f) + "\n"
+	}
 	fmt.Fprintf(&b, "GPU miner suspected: pod %s in namespace %s on node %s\n", f.Pod.Pod, f.Pod.Namespace, f.Node)
+	if f.Owner != nil {
+		fmt.Fprintf(&b, "Owner: %s\n", f.Owner)
+	}
 	fmt.Fprintf(&b, "Verdict: %s, strike %d (%s)\n", r.Verdict, f.Strikes, r.Evidence.Reason)
 	fmt.Fprintf(&b, "Rule: %s\n", ruleSummary(r))
 	window := "Window: " + formatDuration(f.Window())
@@ -149,6 +155,19 @@ func slackText(f Finding) string {
 	}
 	fmt.Fprintf(&b, "Action planned: %s\n", f.Action)
 	return b.String()
+}
+
+// ownerText is an escalation or an owner's stop in one line.
+func ownerText(f Finding) string {
+	owner := "its owner"
+	if f.Owner != nil {
+		owner = f.Owner.String()
+	}
+	if f.Kind == FindingOwnerStopped {
+		return fmt.Sprintf("Stopped %s in %s: %s.", owner, f.Pod.Namespace, f.Action)
+	}
+	return fmt.Sprintf("Repeat offender: %s in %s keeps recreating miner pods (latest %s). %s. Pods are no longer deleted; stop the owner (see the runbook).",
+		owner, f.Pod.Namespace, f.Pod.Pod, f.Action)
 }
 
 func ruleSummary(r analyzer.PodReport) string {

@@ -29,6 +29,13 @@ func slackBlocks(f Finding, grafanaURL string) []slack.Block {
 				esc(f.Pod.Pod), esc(f.Pod.Namespace), esc(f.Action))), nil, nil),
 		}
 	}
+	if f.Kind == FindingEscalated || f.Kind == FindingOwnerStopped {
+		return []slack.Block{slack.NewSectionBlock(mrkdwn(":rotating_light: "+esc(ownerText(f))), nil, nil)}
+	}
+	owner := "—"
+	if f.Owner != nil {
+		owner = f.Owner.String()
+	}
 	blocks := []slack.Block{
 		slack.NewHeaderBlock(slack.NewTextBlockObject(slack.PlainTextType,
 			clip(fmt.Sprintf("GPU miner suspected: %s", f.Pod), 150), false, false)),
@@ -39,6 +46,7 @@ func slackBlocks(f Finding, grafanaURL string) []slack.Block {
 			mrkdwn(fmt.Sprintf("*Verdict*\n%s, strike %d", r.Verdict, f.Strikes)),
 			mrkdwn("*Rule*\n" + esc(ruleSummary(r))),
 			mrkdwn("*Window*\n" + formatDuration(f.Window())),
+			mrkdwn("*Owner*\n" + esc(owner)),
 		}, nil),
 	}
 	for _, g := range r.GPUs {

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"slices"
 	"sync"
 	"time"
 
@@ -29,6 +30,9 @@ type State struct {
 	// Nodes counts consecutive cycles of each standing busy-GPU-without-pod
 	// finding (NodeFinding.Key).
 	Nodes map[string]int `json:"nodes,omitempty"`
+	// Owners is keyed by Owner.Key: the owners (controllers) whose pods
+	// were judged miners, with their deletions and escalation.
+	Owners map[string]OwnerState `json:"owners,omitempty"`
 }
 
 // PodState is one pod's standing finding.
@@ -52,6 +56,9 @@ type PodState struct {
 	// LastDecision is the deletion decision of the latest cycle: a reply
 	// goes to the thread only when it changes.
 	LastDecision string `json:"lastDecision,omitempty"`
+	// Owner is the pod's owner (Owner.Key), when known and not the pod
+	// itself.
+	Owner string `json:"owner,omitempty"`
 }
 
 // Pod returns the pod's entry and whether it has one.
@@ -65,6 +72,13 @@ func (s State) Clone() State {
 	c := State{Pods: make(map[string]PodState, len(s.Pods)), LastTick: s.LastTick}
 	if s.Nodes != nil {
 		c.Nodes = maps.Clone(s.Nodes)
+	}
+	if s.Owners != nil {
+		c.Owners = make(map[string]OwnerState, len(s.Owners))
+		for k, o := range s.Owners {
+			o.Pods, o.Deletions = slices.Clone(o.Pods), slices.Clone(o.Deletions)
+			c.Owners[k] = o
+		}
 	}
 	maps.Copy(c.Pods, s.Pods)
 	return c
