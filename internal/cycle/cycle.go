@@ -44,6 +44,13 @@ type Cycle struct {
 	// Nodes records busy GPUs that no pod holds on their Node; nil: logged
 	// only (no cluster access).
 	Nodes NodeRecorder
+	// Owners resolves pods to their owners (controllers), so that evidence,
+	// deletions and escalation follow a miner across its pods' restarts;
+	// nil: every pod stands alone. MaxResolves bounds the pod reads of one
+	// cycle (actions.owners.maxResolvesPerCycle).
+	Owners      actions.OwnerResolver
+	MaxResolves int
+	ownerCache  owners
 }
 
 // Result is what a cycle saw and did.
@@ -142,7 +149,15 @@ func (c *Cycle) Run(parent context.Context, at time.Time) (res Result, err error
 		log.Error("cycle failed: load action state; no action this cycle", "err", err)
 		return res, fmt.Errorf("load state: %w", err)
 	}
+	resolved := c.resolveOwners(ctx, log, res.Report, state)
+	if rep, changed := c.judgeOnOwners(read.Input, res.Report, state, resolved); changed {
+		res.Report = rep
+		if c.Metrics != nil {
+			c.Metrics.Report(res.Report)
+		}
+	}
 	policy := c.Policy
+	policy.Owners = resolved
 	if c.Silences != nil {
 		policy.Silences = c.Silences(ctx)
 		if err := policy.Silences.Err; err != nil {
@@ -168,6 +183,7 @@ func (c *Cycle) Run(parent context.Context, at time.Time) (res Result, err error
 			c.Metrics.Action(string(o.Kind), string(o.Result))
 		}
 		c.Metrics.Capped(plan.Summary().Capped)
+		ownerMetrics(c.Metrics, res.Report, resolved, next)
 		for _, st := range plan.Steps {
 			if st.Kind == actions.StepRecord {
 				c.Metrics.Strikes(st.Pod.Namespace, st.Pod.Pod, st.Strikes)

@@ -41,6 +41,9 @@ type Metrics struct {
 	suspectCover   *prometheus.GaugeVec
 	strikes        *prometheus.GaugeVec
 	capped         prometheus.Gauge
+	repeatOffender *prometheus.GaugeVec
+	ownerDeletions *prometheus.GaugeVec
+	suspectOwner   *prometheus.GaugeVec
 	schedule       prometheus.Gauge
 	enforce        prometheus.Gauge
 	silencesErr    prometheus.Counter
@@ -100,6 +103,15 @@ func New() *Metrics {
 		Help: "Share of expected samples present for the deciding GPU of each suspect pod."}, suspectLabels)
 	m.strikes = prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "miner_detector_suspect_pod_strikes",
 		Help: "Consecutive cycles each suspect pod has been judged a miner."}, []string{"namespace", "pod"})
+	m.repeatOffender = prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "miner_detector_repeat_offender",
+		Help: "1 for each owner (controller) escalated as a repeat offender: its miner pods were deleted escalateAfter times within escalationPeriod and keep coming back; its pods are no longer deleted. stopped says whether the detector scaled it to zero or suspended it."},
+		[]string{"namespace", "owner_kind", "owner", "stopped"})
+	m.ownerDeletions = prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "miner_detector_owner_deletions",
+		Help: "Deletions of each owner's miner pods within the escalation period."},
+		[]string{"namespace", "owner_kind", "owner"})
+	m.suspectOwner = prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "miner_detector_suspect_pod_owner",
+		Help: "1 for each miner pod whose owner (top controller) is known: joins suspect pods to their Deployment, Job, StatefulSet or custom controller."},
+		[]string{"namespace", "pod", "owner_kind", "owner"})
 	m.capped = prometheus.NewGauge(prometheus.GaugeOpts{Name: "miner_detector_deletions_capped",
 		Help: "Miner pods the last cycle would have deleted but for the per-cycle deletion cap."})
 	m.schedule = prometheus.NewGauge(prometheus.GaugeOpts{Name: "miner_detector_schedule_interval_seconds",
@@ -132,7 +144,7 @@ func New() *Metrics {
 		Help: "GPUs each rule had the signals to judge in the last cycle."}, []string{"rule"})
 	m.strongPossible = prometheus.NewGauge(prometheus.GaugeOpts{Name: "miner_detector_gpus_strong_evidence_possible",
 		Help: "GPUs exporting the tensor, FP32 and FP64 pipes: a miner verdict on them can reach strong (deletable) evidence."})
-	for _, c := range []prometheus.Collector{m.overBudget, m.budget, m.signalGPUs, m.ruleGPUs, m.strongPossible, m.noProfiling, m.vetoed, m.suspectRule, m.busyNoPod, m.leader, m.ticksSkipped, m.silencesErr, m.suspectCover, m.strikes, m.capped, m.schedule, m.enforce, m.cycles, m.duration, m.lastSuccess, m.gpus, m.unattributed, m.badSamples,
+	for _, c := range []prometheus.Collector{m.repeatOffender, m.ownerDeletions, m.suspectOwner, m.overBudget, m.budget, m.signalGPUs, m.ruleGPUs, m.strongPossible, m.noProfiling, m.vetoed, m.suspectRule, m.busyNoPod, m.leader, m.ticksSkipped, m.silencesErr, m.suspectCover, m.strikes, m.capped, m.schedule, m.enforce, m.cycles, m.duration, m.lastSuccess, m.gpus, m.unattributed, m.badSamples,
 		m.pods, m.suspect, m.suspectMean, m.suspectStdDev, m.actions, m.queries, m.querySeries, m.queryPeak,
 		m.windowSeconds, m.scrapeInterval} {
 		f(c)
@@ -253,6 +265,33 @@ func (m *Metrics) CyclesCounter(result string) prometheus.Counter {
 // Strikes records a suspect pod's consecutive miner verdicts.
 func (m *Metrics) Strikes(namespace, pod string, strikes int) {
 	m.strikes.WithLabelValues(namespace, pod).Set(float64(strikes))
+}
+
+// Owner is an owner as the metrics label it.
+type Owner struct{ Namespace, Kind, Name string }
+
+// OwnerRecord is an owner's standing in the action state.
+type OwnerRecord struct {
+	Owner
+	Deletions          int
+	Escalated, Stopped bool
+}
+
+// Owners replaces the owner gauges with this cycle's: the owners of miner
+// pods (pod -> owner) and the owners the state keeps.
+func (m *Metrics) Owners(pods map[analyzer.PodKey]Owner, records []OwnerRecord) {
+	m.suspectOwner.Reset()
+	m.repeatOffender.Reset()
+	m.ownerDeletions.Reset()
+	for pod, o := range pods {
+		m.suspectOwner.WithLabelValues(pod.Namespace, pod.Pod, o.Kind, o.Name).Set(1)
+	}
+	for _, r := range records {
+		m.ownerDeletions.WithLabelValues(r.Namespace, r.Kind, r.Name).Set(float64(r.Deletions))
+		if r.Escalated {
+			m.repeatOffender.WithLabelValues(r.Namespace, r.Kind, r.Name, strconv.FormatBool(r.Stopped)).Set(1)
+		}
+	}
 }
 
 // Capped records how many miner pods the deletion cap held back this cycle.
