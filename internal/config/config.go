@@ -269,7 +269,8 @@ func Default() Config {
 		MinSpanStrong: Duration(a.MinSpanStrong),
 		Actions: Actions{
 			StrikesToEnforce: p.StrikesToEnforce, MaxDeletionsPerCycle: p.MaxDeletionsPerCycle,
-			ProtectedNamespaces: p.ProtectedNamespaces,
+			ProtectedNamespaces:  p.ProtectedNamespaces,
+			AlertmanagerSilences: AlertmanagerSilences{Timeout: Duration(10 * time.Second)},
 			Owners: Owners{
 				MinOwnSpan: Duration(3 * time.Minute), EscalateAfter: 3,
 				EscalationPeriod: Duration(24 * time.Hour), MaxResolvesPerCycle: 100,
@@ -284,7 +285,8 @@ func Default() Config {
 			RenewDeadline: Duration(10 * time.Second),
 			RetryPeriod:   Duration(2 * time.Second),
 		},
-		Listen: ":8080",
+		Listen:      ":8080",
+		CycleBudget: 0.5,
 	}
 }
 
