@@ -14,6 +14,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/miner-detector/miner-detector/actions"
 	"github.com/miner-detector/miner-detector/analyzer"
 	"github.com/miner-detector/miner-detector/internal/config"
 	"github.com/miner-detector/miner-detector/internal/cycle"
@@ -37,7 +38,7 @@ type Options struct {
 	// End is when the first cycle's window ends; later cycles follow every
 	// Every. Zero: 2026-01-05T12:00:00Z, so every run prints the same.
 	End    time.Time
-	Cycles int           // default 3
+	Cycles int           // default 6
 	Every  time.Duration // default 5m, the schedule's period
 	Window time.Duration // default 1h
 	Out    io.Writer
@@ -61,18 +62,19 @@ func Run(ctx context.Context, o Options) (Outcome, error) {
 	if o.End.IsZero() {
 		o.End = time.Date(2026, 1, 5, 12, 0, 0, 0, time.UTC)
 	}
-	o.Cycles, o.Every, o.Window = or(o.Cycles, 3), or(o.Every, 5*time.Minute), or(o.Window, time.Hour)
+	o.Cycles, o.Every, o.Window = or(o.Cycles, 6), or(o.Every, 5*time.Minute), or(o.Window, time.Hour)
 	if o.Log == nil {
 		o.Log = slog.New(slog.DiscardHandler)
 	}
-	out := Outcome{Fleet: fleet.DemoFleet(o.End)}
+	out := Outcome{Fleet: append(fleet.DemoFleet(o.End), offenderPod(0, time.Time{}))}
+	controller := &replicaSet{created: 1}
 
 	prom, err := embedded.OpenTemp()
 	if err != nil {
 		return out, fmt.Errorf("open embedded prometheus: %w", err)
 	}
 	defer prom.Close()
-	kube := fake.NewClientset(clusterObjects(out.Fleet, o.End)...)
+	kube := fake.NewClientset(append(clusterObjects(out.Fleet, o.End), offenderOwners()...)...)
 	slackSrv := slackrecorder.Start()
 	defer slackSrv.Stop()
 
@@ -80,6 +82,7 @@ func Run(ctx context.Context, o Options) (Outcome, error) {
 	cfg.Prometheus.URL = "http://embedded.invalid" // unused: the embedded engine is passed in
 	cfg.Window = config.Duration(o.Window)
 	cfg.Actions.Enforce = true
+	cfg.Actions.Owners.StopOwners = true
 	cfg.Slack.Channel, cfg.Slack.Token, cfg.Slack.APIURL = "#gpu-abuse", "xoxb-demo", slackSrv.GetAPIURL()
 	cfg.State = config.State{ConfigMap: "miner-detector-state", Namespace: detectorNamespace}
 	if err := cfg.Validate(); err != nil {
@@ -119,6 +122,20 @@ func Run(ctx context.Context, o Options) (Outcome, error) {
 		if err := res.WriteTable(o.Out, cycle.View{AllPods: true}); err != nil {
 			return out, err
 		}
+		for _, oc := range res.Outcomes {
+			if oc.Kind == actions.StepDelete && oc.Result == actions.ResultOK {
+				out.Deleted = append(out.Deleted, oc.Pod.String())
+			}
+		}
+		replacement, err := controller.reconcile(ctx, kube, at)
+		if err != nil {
+			return out, err
+		}
+		if replacement != nil {
+			fmt.Fprintf(o.Out, "(deployment %s/%s recreates its pod: %s, started %s)\n", offenderNamespace, offenderDeployment,
+				replacement.Name, replacement.Start.UTC().Format(time.RFC3339))
+			out.Fleet = append(out.Fleet, *replacement)
+		}
 	}
 
 	events, err := kube.CoreV1().Events("").List(ctx, metav1.ListOptions{})
@@ -133,11 +150,6 @@ func Run(ctx context.Context, o Options) (Outcome, error) {
 	}
 	for _, p := range pods.Items {
 		out.Remained = append(out.Remained, p.Namespace+"/"+p.Name)
-	}
-	for _, p := range out.Fleet {
-		if p.Name != "" && !slices.Contains(out.Remained, p.Key()) {
-			out.Deleted = append(out.Deleted, p.Key())
-		}
 	}
 	printSummary(o.Out, out)
 	return out, nil
@@ -177,8 +189,17 @@ func printSummary(w io.Writer, out Outcome) {
 	for _, e := range out.Events {
 		reasons[e.Reason]++
 	}
-	fmt.Fprintf(w, "Kubernetes Events: %d GPUMinerDetected, %d GPUMinerPodDeleted; Slack messages: %d\n",
-		reasons["GPUMinerDetected"], reasons["GPUMinerPodDeleted"], len(out.Slack))
+	fmt.Fprintf(w, "Kubernetes Events: %d GPUMinerDetected, %d GPUMinerPodDeleted, %d %s, %d %s; Slack messages: %d\n",
+		reasons[actions.EventReasonDetected], reasons[actions.EventReasonDeleted],
+		reasons[actions.EventReasonRepeatOffender], actions.EventReasonRepeatOffender,
+		reasons[actions.EventReasonOwnerStopped], actions.EventReasonOwnerStopped, len(out.Slack))
+	for _, r := range out.Results {
+		for _, st := range r.Plan.Steps {
+			if st.Kind == actions.StepEscalate || st.Kind == actions.StepStopOwner {
+				fmt.Fprintf(w, "%s at %s: %s (pod %s): %s\n", st.Kind, r.At.UTC().Format(time.RFC3339), st.Owner, st.Pod, st.Reason)
+			}
+		}
+	}
 }
 
 // appendSamples writes the fleet's samples in (from, to] for pods that still
@@ -228,21 +249,28 @@ func clusterObjects(pods []fleet.Pod, end time.Time) []runtime.Object {
 		if !p.Start.IsZero() {
 			created = p.Start
 		}
-		objs = append(objs, &corev1.Pod{
-			ObjectMeta: metav1.ObjectMeta{
-				Namespace: p.Namespace, Name: p.Name, UID: types.UID("uid-" + strings.ReplaceAll(p.Key(), "/", "-")),
-				CreationTimestamp: metav1.NewTime(created),
-			},
-			Spec: corev1.PodSpec{NodeName: p.Node, Containers: []corev1.Container{{
-				Name: p.Container, Image: "registry.example/" + p.Container + ":latest",
-				Resources: corev1.ResourceRequirements{Limits: corev1.ResourceList{
-					"nvidia.com/gpu": *resource.NewQuantity(int64(len(p.GPUs)), resource.DecimalSI),
-				}},
-			}}},
-			Status: corev1.PodStatus{Phase: corev1.PodRunning},
-		})
+		objs = append(objs, podObject(p, created))
 	}
 	return objs
+}
+
+// podObject is the fleet pod as the API server holds it.
+func podObject(p fleet.Pod, created time.Time) *corev1.Pod {
+	pod := &corev1.Pod{
+		ObjectMeta: metav1.ObjectMeta{
+			Namespace: p.Namespace, Name: p.Name, UID: types.UID("uid-" + strings.ReplaceAll(p.Key(), "/", "-")),
+			CreationTimestamp: metav1.NewTime(created),
+		},
+		Spec: corev1.PodSpec{NodeName: p.Node, Containers: []corev1.Container{{
+			Name: p.Container, Image: "registry.example/" + p.Container + ":latest",
+			Resources: corev1.ResourceRequirements{Limits: corev1.ResourceList{
+				"nvidia.com/gpu": *resource.NewQuantity(int64(len(p.GPUs)), resource.DecimalSI),
+			}},
+		}}},
+		Status: corev1.PodStatus{Phase: corev1.PodRunning},
+	}
+	ownedBy(pod)
+	return pod
 }
 
 func countPods(pods []fleet.Pod) int {
