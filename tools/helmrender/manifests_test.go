@@ -25,7 +25,9 @@ func TestPlainManifestsMatchChart(t *testing.T) {
 var stopOwnersManifests = filepath.Join("..", "..", "cmd", "miner-detector", "testdata", "chart-stop-owners.yaml")
 
 func TestStopOwnersManifestsMatchChart(t *testing.T) {
-	checkRender(t, stopOwnersManifests, Options{Set: []string{"config.actions.owners.stopOwners=true"}},
+	// Only the RBAC matters there: no dashboards, no monitoring objects.
+	checkRender(t, stopOwnersManifests, Options{Set: []string{"config.actions.owners.stopOwners=true",
+		"grafanaDashboards.enabled=false", "prometheusRule.enabled=false", "serviceMonitor.enabled=false"}},
 		"make manifests")
 }
 
