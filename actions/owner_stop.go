@@ -10,6 +10,8 @@ import (
 	"time"
 	"unicode/utf8"
 
+	appsv1 "k8s.io/api/apps/v1"
+	batchv1 "k8s.io/api/batch/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
@@ -56,7 +58,7 @@ type KubeOwnerStopper struct {
 
 var _ OwnerStopper = KubeOwnerStopper{}
 
-// stopTarget is one stoppable kind as the stopper reads and patches it.
+// stopTarget is one stoppable object as the stopper reads and patches it.
 type stopTarget struct {
 	// resource is the kind as kubectl names it (deployment, cronjob).
 	resource string
@@ -67,6 +69,55 @@ type stopTarget struct {
 	patch func(ctx context.Context, data []byte) error
 	// scale: replicas to zero; otherwise suspend.
 	scale bool
+}
+
+// typedClient is the part of a client-go typed client the stopper uses.
+type typedClient[T metav1.Object] interface {
+	Get(ctx context.Context, name string, opts metav1.GetOptions) (T, error)
+	Patch(ctx context.Context, name string, pt types.PatchType, data []byte, opts metav1.PatchOptions, subresources ...string) (T, error)
+}
+
+// scaled binds a kind stopped by scaling to zero; replicas reads its
+// spec.replicas (nil means the API server's default, 1).
+func scaled[T metav1.Object](resource, name string, c typedClient[T], replicas func(T) *int32) stopTarget {
+	t := bind(resource, name, c, func(obj T) (int32, bool) {
+		n := int32(1)
+		if r := replicas(obj); r != nil {
+			n = *r
+		}
+		return n, n == 0
+	})
+	t.scale = true
+	return t
+}
+
+// suspended binds a kind stopped by suspending it; suspend reads its
+// spec.suspend.
+func suspended[T metav1.Object](resource, name string, c typedClient[T], suspend func(T) *bool) stopTarget {
+	return bind(resource, name, c, func(obj T) (int32, bool) {
+		s := suspend(obj)
+		return 0, s != nil && *s
+	})
+}
+
+// bind reads and patches the object name through c; state says its replicas
+// and whether it is stopped already.
+func bind[T metav1.Object](resource, name string, c typedClient[T], state func(T) (int32, bool)) stopTarget {
+	return stopTarget{
+		resource: resource,
+		get: func(ctx context.Context) (metav1.Object, int32, bool, error) {
+			obj, err := c.Get(ctx, name, metav1.GetOptions{})
+			if err != nil {
+				return nil, 0, false, err
+			}
+			replicas, stopped := state(obj)
+			return obj, replicas, stopped, nil
+		},
+		patch: func(ctx context.Context, data []byte) error {
+			_, err := c.Patch(ctx, name, types.MergePatchType, data, metav1.PatchOptions{})
+			return err
+		},
+	}
 }
 
 // Stop scales the owner to zero or suspends it, annotates it, and returns the
@@ -132,92 +183,21 @@ func (s KubeOwnerStopper) Stop(ctx context.Context, o Owner, req StopRequest) (s
 
 // target binds the typed client of the owner's kind.
 func (s KubeOwnerStopper) target(o Owner) (stopTarget, error) {
-	if o.APIVersion != "" && !strings.HasPrefix(o.APIVersion, "apps/") && !strings.HasPrefix(o.APIVersion, "batch/") {
+	if g := group(o.APIVersion); o.APIVersion != "" && g != "apps" && g != "batch" {
 		return stopTarget{}, fmt.Errorf("stop %s in namespace %s: %w (apiVersion %s)", o, o.Namespace, ErrNotStoppable, o.APIVersion)
 	}
-	ns, name := o.Namespace, o.Name
 	apps, batch := s.Client.AppsV1(), s.Client.BatchV1()
-	mergePatch := func(p func(ctx context.Context, name string, pt types.PatchType, data []byte) error) func(context.Context, []byte) error {
-		return func(ctx context.Context, data []byte) error { return p(ctx, name, types.MergePatchType, data) }
-	}
-	replicas := func(r *int32) int32 {
-		if r == nil {
-			return 1 // the API server's default
-		}
-		return *r
-	}
-	suspended := func(b *bool) bool { return b != nil && *b }
 	switch o.Kind {
 	case "Deployment":
-		return stopTarget{resource: "deployment", scale: true,
-			get: func(ctx context.Context) (metav1.Object, int32, bool, error) {
-				d, err := apps.Deployments(ns).Get(ctx, name, metav1.GetOptions{})
-				if err != nil {
-					return nil, 0, false, err
-				}
-				return d, replicas(d.Spec.Replicas), replicas(d.Spec.Replicas) == 0, nil
-			},
-			patch: mergePatch(func(ctx context.Context, name string, pt types.PatchType, data []byte) error {
-				_, err := apps.Deployments(ns).Patch(ctx, name, pt, data, metav1.PatchOptions{})
-				return err
-			}),
-		}, nil
+		return scaled("deployment", o.Name, apps.Deployments(o.Namespace), func(d *appsv1.Deployment) *int32 { return d.Spec.Replicas }), nil
 	case "StatefulSet":
-		return stopTarget{resource: "statefulset", scale: true,
-			get: func(ctx context.Context) (metav1.Object, int32, bool, error) {
-				d, err := apps.StatefulSets(ns).Get(ctx, name, metav1.GetOptions{})
-				if err != nil {
-					return nil, 0, false, err
-				}
-				return d, replicas(d.Spec.Replicas), replicas(d.Spec.Replicas) == 0, nil
-			},
-			patch: mergePatch(func(ctx context.Context, name string, pt types.PatchType, data []byte) error {
-				_, err := apps.StatefulSets(ns).Patch(ctx, name, pt, data, metav1.PatchOptions{})
-				return err
-			}),
-		}, nil
+		return scaled("statefulset", o.Name, apps.StatefulSets(o.Namespace), func(d *appsv1.StatefulSet) *int32 { return d.Spec.Replicas }), nil
 	case "ReplicaSet":
-		return stopTarget{resource: "replicaset", scale: true,
-			get: func(ctx context.Context) (metav1.Object, int32, bool, error) {
-				d, err := apps.ReplicaSets(ns).Get(ctx, name, metav1.GetOptions{})
-				if err != nil {
-					return nil, 0, false, err
-				}
-				return d, replicas(d.Spec.Replicas), replicas(d.Spec.Replicas) == 0, nil
-			},
-			patch: mergePatch(func(ctx context.Context, name string, pt types.PatchType, data []byte) error {
-				_, err := apps.ReplicaSets(ns).Patch(ctx, name, pt, data, metav1.PatchOptions{})
-				return err
-			}),
-		}, nil
+		return scaled("replicaset", o.Name, apps.ReplicaSets(o.Namespace), func(d *appsv1.ReplicaSet) *int32 { return d.Spec.Replicas }), nil
 	case "Job":
-		return stopTarget{resource: "job",
-			get: func(ctx context.Context) (metav1.Object, int32, bool, error) {
-				j, err := batch.Jobs(ns).Get(ctx, name, metav1.GetOptions{})
-				if err != nil {
-					return nil, 0, false, err
-				}
-				return j, 0, suspended(j.Spec.Suspend), nil
-			},
-			patch: mergePatch(func(ctx context.Context, name string, pt types.PatchType, data []byte) error {
-				_, err := batch.Jobs(ns).Patch(ctx, name, pt, data, metav1.PatchOptions{})
-				return err
-			}),
-		}, nil
+		return suspended("job", o.Name, batch.Jobs(o.Namespace), func(j *batchv1.Job) *bool { return j.Spec.Suspend }), nil
 	case "CronJob":
-		return stopTarget{resource: "cronjob",
-			get: func(ctx context.Context) (metav1.Object, int32, bool, error) {
-				c, err := batch.CronJobs(ns).Get(ctx, name, metav1.GetOptions{})
-				if err != nil {
-					return nil, 0, false, err
-				}
-				return c, 0, suspended(c.Spec.Suspend), nil
-			},
-			patch: mergePatch(func(ctx context.Context, name string, pt types.PatchType, data []byte) error {
-				_, err := batch.CronJobs(ns).Patch(ctx, name, pt, data, metav1.PatchOptions{})
-				return err
-			}),
-		}, nil
+		return suspended("cronjob", o.Name, batch.CronJobs(o.Namespace), func(c *batchv1.CronJob) *bool { return c.Spec.Suspend }), nil
 	}
 	return stopTarget{}, fmt.Errorf("stop %s in namespace %s: %w: a %s is not scaled or suspended by the detector", o, o.Namespace, ErrNotStoppable, o.Kind)
 }
