@@ -51,5 +51,7 @@ bench-scale:
 	$(GO) run ./internal/benchscale/cmd $(BENCH_SCALE_FLAGS)
 
 ## manifests: re-render deploy/manifests/miner-detector.yaml from the Helm chart
+## (and cmd/miner-detector/testdata/chart-stop-owners.yaml, its render with
+## stopOwners on, which the RBAC tests apply)
 manifests:
-	cd tools/helmrender && $(GO) test -count=1 -run TestPlainManifestsMatchChart -update ./...
+	cd tools/helmrender && $(GO) test -count=1 -run 'TestPlainManifestsMatchChart|TestStopOwnersManifestsMatchChart' -update ./...

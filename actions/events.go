@@ -8,7 +8,6 @@ import (
 	"hash/fnv"
 	"strings"
 	"time"
-	"unicode/utf8"
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -158,13 +157,4 @@ func eventMessage(f Finding) string {
 }
 
 // truncateMessage bounds an Event message, cutting on a rune boundary.
-func truncateMessage(msg string) string {
-	if len(msg) <= maxEventMessage {
-		return msg
-	}
-	n := maxEventMessage - 3
-	for n > 0 && !utf8.RuneStart(msg[n]) {
-		n--
-	}
-	return msg[:n] + "..."
-}
+func truncateMessage(msg string) string { return truncate(msg, maxEventMessage) }

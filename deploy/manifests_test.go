@@ -71,8 +71,9 @@ func find[T runtime.Object](objs []runtime.Object) []T {
 	return out
 }
 
-// The RBAC grants exactly what the detector calls: pods get/list/watch/delete
-// and events create/patch cluster-wide; its state ConfigMap and its
+// The RBAC grants exactly what the detector calls: pods get/list/watch/delete,
+// events create/patch, replicasets and jobs get (to resolve a pod's owner)
+// cluster-wide (nothing to stop owners: stopOwners is off); its state ConfigMap and its
 // leader-election Lease get/create/update in its own namespace. No wildcard,
 // no secrets, no pods/exec, and everything bound to its ServiceAccount only.
 func TestRBACIsLeastPrivilege(t *testing.T) {
@@ -80,6 +81,8 @@ func TestRBACIsLeastPrivilege(t *testing.T) {
 	want := map[string][]string{
 		"cluster-wide pods":                       {"delete", "get", "list", "watch"},
 		"cluster-wide events":                     {"create", "patch"},
+		"cluster-wide replicasets.apps":           {"get"},
+		"cluster-wide jobs.batch":                 {"get"},
 		namespace + " configmaps":                 {"create", "get", "update"},
 		namespace + " leases.coordination.k8s.io": {"create", "get", "update"},
 	}

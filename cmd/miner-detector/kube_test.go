@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"log/slog"
@@ -26,6 +27,7 @@ import (
 	"k8s.io/client-go/rest"
 
 	"github.com/miner-detector/miner-detector/actions"
+	"github.com/miner-detector/miner-detector/analyzer"
 	"github.com/miner-detector/miner-detector/internal/config"
 	"github.com/miner-detector/miner-detector/internal/cycle"
 	"github.com/miner-detector/miner-detector/internal/embedded"
@@ -50,6 +52,12 @@ type rbacObjects struct {
 }
 
 func loadRBAC(t *testing.T) rbacObjects {
+	t.Helper()
+	return loadRBACFile(t, renderedManifests)
+}
+
+// loadRBACFile reads the RBAC objects of a render of the chart.
+func loadRBACFile(t *testing.T, renderedManifests string) rbacObjects {
 	t.Helper()
 	raw, err := os.ReadFile(renderedManifests)
 	if err != nil {
@@ -393,7 +401,7 @@ func checkCanIList(ctx context.Context, t *testing.T, kube kubernetes.Interface,
 	}
 	section := "<!-- can-i:begin -->\n" +
 		"Generated on a real kube-apiserver by `go test ./cmd/miner-detector -run TestChartRBACIsEnough -update`\n" +
-		"(pods, events, configmaps and leases are the chart's; the rest are Kubernetes' defaults for every authenticated\n" +
+		"(pods, events, replicasets, jobs, configmaps and leases are the chart's; the rest are Kubernetes' defaults for every authenticated\n" +
 		"identity; `free-notebooks` stands for any workload namespace):\n\n" +
 		"```\n" + strings.TrimSuffix(b.String(), "\n") + "```\n<!-- can-i:end -->"
 	raw, err := os.ReadFile(chartReadme)
@@ -460,6 +468,18 @@ func TestChartRBACIsMinimal(t *testing.T) {
 
 			// The operation itself fails in the expected place.
 			switch r.rule.Resources[0] {
+			case "replicasets", "jobs":
+				// Resolving the owner of a pod behind a ReplicaSet or a
+				// Job reads it: Forbidden, and the owner is that object.
+				sc := newOwnerScenario(ctx, t, cluster.Admin, fmt.Sprintf("minimal-%d", i))
+				pod, want := sc.deployPod, "ReplicaSet"
+				if r.rule.Resources[0] == "jobs" {
+					pod, want = sc.cronPod, "Job"
+				}
+				o, err := (actions.KubeOwners{Client: kube}).Owner(ctx, analyzer.PodKey{Namespace: sc.ns, Pod: pod})
+				if !errors.Is(err, actions.ErrOwnerIncomplete) || !apierrors.IsForbidden(err) || o.Kind != want {
+					t.Errorf("without %s, owner of %s: %+v, err %v; want its %s and a Forbidden error", r, pod, o, err, want)
+				}
 			case "leases":
 				e := &election{client: kube, namespace: releaseNamespace, name: "miner-detector", identity: "x",
 					leaseDuration: 4 * time.Second, renewDeadline: 3 * time.Second, retryPeriod: 500 * time.Millisecond}

@@ -45,9 +45,14 @@ func requiredPermissions(cfg config.Config) []permission {
 			permission{"get", "", "pods", ns, "check a pod before recording or deleting"},
 			permission{"create", "", "events", ns, "record findings as Events"},
 			permission{"patch", "", "events", ns, "update a standing finding's Event"},
+			permission{"get", "apps", "replicasets", ns, "resolve a miner pod's owner (a Deployment through its ReplicaSet)"},
+			permission{"get", "batch", "jobs", ns, "resolve a miner pod's owner (a CronJob through its Job)"},
 		)
 		if cfg.Actions.Enforce {
 			out = append(out, permission{"delete", "", "pods", ns, "delete miner pods (enforce)"})
+		}
+		if cfg.Actions.Enforce && cfg.Actions.Owners.StopOwners {
+			out = append(out, stopOwnerPermissions(ns)...)
 		}
 	}
 	if len(cfg.Query.Namespaces) > 0 && !slices.Contains(cfg.Query.Namespaces, metav1.NamespaceDefault) {
@@ -66,6 +71,24 @@ func requiredPermissions(cfg config.Config) []permission {
 		}
 	}
 	return out
+}
+
+// stopOwnerPermissions is what stopping an escalated owner needs
+// (actions.owners.stopOwners, enforce only): read it, then scale it to zero
+// or suspend it with one patch. get on replicasets and jobs is already
+// required to resolve owners.
+func stopOwnerPermissions(ns string) []permission {
+	const why = "stop an escalated owner: scale it to zero or suspend it (actions.owners.stopOwners)"
+	return []permission{
+		{"get", "apps", "deployments", ns, why},
+		{"patch", "apps", "deployments", ns, why},
+		{"get", "apps", "statefulsets", ns, why},
+		{"patch", "apps", "statefulsets", ns, why},
+		{"patch", "apps", "replicasets", ns, why},
+		{"patch", "batch", "jobs", ns, why},
+		{"get", "batch", "cronjobs", ns, why},
+		{"patch", "batch", "cronjobs", ns, why},
+	}
 }
 
 // missingPermissions asks the API server (SelfSubjectAccessReview, which

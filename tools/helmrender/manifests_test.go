@@ -8,7 +8,7 @@ import (
 	"testing"
 )
 
-var update = flag.Bool("update", false, "rewrite deploy/manifests/miner-detector.yaml from the chart")
+var update = flag.Bool("update", false, "rewrite deploy/manifests/miner-detector.yaml (and the stopOwners render the RBAC tests use) from the chart")
 
 // plainManifests is the rendered file users without Helm apply.
 var plainManifests = filepath.Join("..", "..", "deploy", "manifests", "miner-detector.yaml")
@@ -16,22 +16,44 @@ var plainManifests = filepath.Join("..", "..", "deploy", "manifests", "miner-det
 // The plain manifests are the chart's render with default values, byte for
 // byte: they cannot drift from the chart.
 func TestPlainManifestsMatchChart(t *testing.T) {
-	want, err := Render(chartDir, Options{})
+	checkRender(t, plainManifests, Options{}, RegenerateCommand)
+}
+
+// stopOwnersManifests is the chart rendered with stopOwners on: the RBAC
+// tests on the real API server (cmd/miner-detector) prove its extra rules
+// are enough and minimal.
+var stopOwnersManifests = filepath.Join("..", "..", "cmd", "miner-detector", "testdata", "chart-stop-owners.yaml")
+
+func TestStopOwnersManifestsMatchChart(t *testing.T) {
+	// Only the RBAC matters there: no dashboards, no monitoring objects.
+	checkRender(t, stopOwnersManifests, Options{Set: []string{"config.actions.owners.stopOwners=true",
+		"grafanaDashboards.enabled=false", "prometheusRule.enabled=false", "serviceMonitor.enabled=false"}},
+		"make manifests")
+}
+
+// checkRender compares path with the chart's render (rewriting it with
+// -update).
+func checkRender(t *testing.T, path string, o Options, regenerate string) {
+	t.Helper()
+	want, err := Render(chartDir, o)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if *update {
-		if err := os.WriteFile(plainManifests, want, 0o644); err != nil {
+		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(path, want, 0o644); err != nil {
 			t.Fatal(err)
 		}
 	}
-	got, err := os.ReadFile(plainManifests)
+	got, err := os.ReadFile(path)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if !bytes.Equal(got, want) {
-		t.Errorf("%s differs from the chart's render (first difference at line %d); regenerate it from the repository root with\n  %s\nor: cd tools/helmrender && go test -run TestPlainManifestsMatchChart -update",
-			plainManifests, firstDiffLine(got, want), RegenerateCommand)
+		t.Errorf("%s differs from the chart's render (first difference at line %d); regenerate it from the repository root with\n  %s\nor: make manifests",
+			path, firstDiffLine(got, want), regenerate)
 	}
 }
 

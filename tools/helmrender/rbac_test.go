@@ -93,10 +93,56 @@ func TestRBACClusterWide(t *testing.T) {
 	checkGrants(t, grants(t, objs), map[grant][]string{
 		{"cluster", "pods"}:                              {"delete", "get", "list", "watch"},
 		{"cluster", "events"}:                            {"create", "patch"},
+		{"cluster", "replicasets.apps"}:                  {"get"},
+		{"cluster", "jobs.batch"}:                        {"get"},
 		{DefaultNamespace, "configmaps"}:                 {"create", "get", "update"},
 		{DefaultNamespace, "leases.coordination.k8s.io"}: {"create", "get", "update"},
 	})
 	checkBindings(t, objs, 1, 1)
+}
+
+// With config.actions.owners.stopOwners, and only then, the detector may
+// read and patch the owners it stops: deployments, statefulsets,
+// replicasets, jobs and cronjobs, wherever it watches.
+func TestRBACStopOwners(t *testing.T) {
+	stop := map[string][]string{
+		"deployments.apps": {"get", "patch"}, "statefulsets.apps": {"get", "patch"}, "replicasets.apps": {"get", "patch"},
+		"jobs.batch": {"get", "patch"}, "cronjobs.batch": {"get", "patch"},
+	}
+	t.Run("cluster-wide", func(t *testing.T) {
+		want := map[grant][]string{
+			{"cluster", "pods"}:                              {"delete", "get", "list", "watch"},
+			{"cluster", "events"}:                            {"create", "patch"},
+			{DefaultNamespace, "configmaps"}:                 {"create", "get", "update"},
+			{DefaultNamespace, "leases.coordination.k8s.io"}: {"create", "get", "update"},
+		}
+		for res, verbs := range stop {
+			want[grant{"cluster", res}] = verbs
+		}
+		checkGrants(t, grants(t, render(t, "config.actions.owners.stopOwners=true")), want)
+	})
+	t.Run("watchNamespaces", func(t *testing.T) {
+		want := map[grant][]string{
+			{DefaultNamespace, "configmaps"}:                 {"create", "get", "update"},
+			{DefaultNamespace, "leases.coordination.k8s.io"}: {"create", "get", "update"},
+			{"default", "events"}:                            {"create", "patch"},
+		}
+		for _, ns := range []string{"a", "b"} {
+			want[grant{ns, "pods"}] = []string{"delete", "get", "list", "watch"}
+			want[grant{ns, "events"}] = []string{"create", "patch"}
+			for res, verbs := range stop {
+				want[grant{ns, res}] = verbs
+			}
+		}
+		checkGrants(t, grants(t, render(t, "config.actions.owners.stopOwners=true", "watchNamespaces={a,b}")), want)
+	})
+	t.Run("off", func(t *testing.T) {
+		for k, verbs := range grants(t, render(t, "config.actions.owners.stopOwners=false", "watchNamespaces={a}")) {
+			if slices.Contains(verbs, "patch") && k.resource != "events" {
+				t.Errorf("patch on %s in %s without stopOwners", k.resource, k.scope)
+			}
+		}
+	})
 }
 
 // With watchNamespaces, pods and events are granted per namespace by Roles,
@@ -114,6 +160,8 @@ func TestRBACWatchNamespaces(t *testing.T) {
 	for _, ns := range []string{"a", "b"} {
 		want[grant{ns, "pods"}] = []string{"delete", "get", "list", "watch"}
 		want[grant{ns, "events"}] = []string{"create", "patch"}
+		want[grant{ns, "replicasets.apps"}] = []string{"get"}
+		want[grant{ns, "jobs.batch"}] = []string{"get"}
 	}
 	want[grant{"default", "events"}] = []string{"create", "patch"}
 	checkGrants(t, grants(t, objs), want)
@@ -139,7 +187,8 @@ func TestRBACWithoutLeaderElection(t *testing.T) {
 // Every rendered RBAC rule, whatever the values, has no wildcard, no
 // secrets, no subresource.
 func TestRBACNoDangerousRules(t *testing.T) {
-	for _, set := range [][]string{nil, {"watchNamespaces={a,b,miner-detector}"}, {"replicaCount=1"}, {"leaderElection.enabled=true", "replicaCount=1"}} {
+	for _, set := range [][]string{nil, {"watchNamespaces={a,b,miner-detector}"}, {"replicaCount=1"}, {"leaderElection.enabled=true", "replicaCount=1"},
+		{"config.actions.owners.stopOwners=true"}, {"config.actions.owners.stopOwners=true", "watchNamespaces={a,b}"}} {
 		t.Run(fmt.Sprint(set), func(t *testing.T) {
 			got := grants(t, render(t, set...)) // grants fails the test on a bad rule
 			keys := make([]string, 0, len(got))

@@ -27,6 +27,10 @@ func TestSchemaRejectsBadValues(t *testing.T) {
 		{"bad namespace name", []string{`watchNamespaces={Team_A}`}, "/watchNamespaces/0"},
 		{"bad cidr", []string{`networkPolicy.egress.apiServer.cidrs={10.0.0.1}`}, "/networkPolicy/egress/apiServer/cidrs/0"},
 		{"prometheus url without scheme", []string{`config.prometheus.url=prometheus:9090`}, "/config/prometheus/url"},
+		{"unknown owners key", []string{`config.actions.owners.stopAfter=3`}, "stopAfter"},
+		{"escalate after zero deletions", []string{`config.actions.owners.escalateAfter=0`}, "/config/actions/owners/escalateAfter"},
+		{"stopOwners not a boolean", []string{`config.actions.owners.stopOwners=yes`}, "/config/actions/owners/stopOwners"},
+		{"bad escalation period", []string{`config.actions.owners.escalationPeriod=a day`}, "/config/actions/owners/escalationPeriod"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -51,6 +55,8 @@ func TestSchemaAcceptsDocumentedValues(t *testing.T) {
 		{"image.digest=sha256:" + strings.Repeat("ab", 32)},
 		{"grafanaDashboards.namespace=monitoring", "serviceMonitor.interval=30s"},
 		{"leaderElection.enabled=true", "replicaCount=1", "leaderElection.leaseDuration=30s"},
+		{"config.actions.enforce=true", "config.actions.owners.stopOwners=true", "config.actions.owners.escalateAfter=2",
+			"config.actions.owners.escalationPeriod=12h", "config.actions.owners.minOwnSpan=0s", "config.actions.owners.maxResolvesPerCycle=500"},
 	} {
 		if _, err := Render(chartDir, Options{Set: set}); err != nil {
 			t.Errorf("values %q: %v", set, err)
