@@ -12,7 +12,7 @@ import (
 func demoCommand(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("demo", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	cycles := fs.Int("cycles", 3, "cycles to run, one schedule period apart")
+	cycles := fs.Int("cycles", 6, "cycles to run, one schedule period apart")
 	logLevel := fs.String("log-level", "error", "level of the pipeline's own log lines on stderr: debug, info, warn, error")
 	if err := fs.Parse(args); err != nil {
 		return err

@@ -62,6 +62,8 @@ func New(cfg config.Config, d Deps) (*Cycle, error) {
 		exec.Events = actions.KubeEvents{Client: kube}
 		nodes = actions.KubeEvents{Client: kube}
 		exec.Deleter = actions.KubeDeleter{Client: kube}
+		exec.OwnerEvents = actions.KubeEvents{Client: kube}
+		exec.Stopper = actions.KubeOwnerStopper{Client: kube}
 		if cfg.State.Namespace != "" && cfg.State.ConfigMap != "" {
 			store = actions.ConfigMapStore{Client: kube, Namespace: cfg.State.Namespace, Name: cfg.State.ConfigMap}
 		}
@@ -100,6 +102,10 @@ func New(cfg config.Config, d Deps) (*Cycle, error) {
 		Timeout: deadline, Budget: budget,
 		Reader: reader, Analyzer: ac, Window: cfg.Window.D(), Policy: policy,
 		Executor: exec, State: store, Metrics: m, Log: log, Nodes: nodes,
+		MaxResolves: cfg.Actions.Owners.MaxResolvesPerCycle,
+	}
+	if kube != nil {
+		c.Owners = actions.KubeOwners{Client: kube}
 	}
 	if am := cfg.Actions.AlertmanagerSilences; am.SuppressEnforcement {
 		client := &http.Client{Timeout: cmp.Or(am.Timeout.D(), 10*time.Second)}

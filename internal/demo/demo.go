@@ -24,6 +24,7 @@ import (
 	"github.com/miner-detector/miner-detector/internal/slackrecorder"
 	"github.com/prometheus/common/model"
 
+	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -43,6 +44,9 @@ type Options struct {
 	Window time.Duration // default 1h
 	Out    io.Writer
 	Log    *slog.Logger
+	// Configure, when set, changes the demo's configuration before it is
+	// validated (tests compare settings with it).
+	Configure func(*config.Config)
 }
 
 // Outcome is what the demo saw, for its summary and its tests.
@@ -53,6 +57,8 @@ type Outcome struct {
 	Slack    []slackrecorder.Post // messages the Slack stand-in received
 	Fleet    []fleet.Pod
 	Remained []string // pods still in the cluster at the end
+	// Offender is the repeat offender's Deployment at the end.
+	Offender *appsv1.Deployment
 }
 
 const detectorNamespace = "miner-detector"
@@ -85,6 +91,9 @@ func Run(ctx context.Context, o Options) (Outcome, error) {
 	cfg.Actions.Owners.StopOwners = true
 	cfg.Slack.Channel, cfg.Slack.Token, cfg.Slack.APIURL = "#gpu-abuse", "xoxb-demo", slackSrv.GetAPIURL()
 	cfg.State = config.State{ConfigMap: "miner-detector-state", Namespace: detectorNamespace}
+	if o.Configure != nil {
+		o.Configure(&cfg)
+	}
 	if err := cfg.Validate(); err != nil {
 		return out, fmt.Errorf("demo config: %w", err)
 	}
@@ -151,6 +160,9 @@ func Run(ctx context.Context, o Options) (Outcome, error) {
 	for _, p := range pods.Items {
 		out.Remained = append(out.Remained, p.Namespace+"/"+p.Name)
 	}
+	if out.Offender, err = kube.AppsV1().Deployments(offenderNamespace).Get(ctx, offenderDeployment, metav1.GetOptions{}); err != nil {
+		return out, fmt.Errorf("get deployment %s: %w", offenderDeployment, err)
+	}
 	printSummary(o.Out, out)
 	return out, nil
 }
@@ -178,7 +190,7 @@ func printSummary(w io.Writer, out Outcome) {
 			spared = append(spared, fmt.Sprintf("%s (%s)", p.Key(), verdicts[p.Key()]))
 		}
 	}
-	fmt.Fprintf(w, "judged miner but not deleted (protected, shared GPU, partial evidence): %s\n", join(kept))
+	fmt.Fprintf(w, "judged miner but not deleted (protected, shared GPU, partial evidence, repeat offender stopped instead): %s\n", join(kept))
 	fmt.Fprintf(w, "spared: %s\n", join(spared))
 	var gpus []string
 	for _, g := range last.UnattributedGPUs {

@@ -28,6 +28,9 @@ func TestDemo(t *testing.T) {
 		"free-notebooks/jupyter-zed", // started 10 minutes before the first cycle
 		"team-e/etl-worker-7f9c",     // memory-hard miner
 		"team-e/render-farm-0",       // throttled to 80 %: caught by its compute signature
+		// The repeat offender's first pod (two strikes) and two replacements
+		// (each at the first cycle after it started, on its owner's evidence).
+		"team-f/hash-relay-6c8f9d7b5-m4q9z", "team-f/hash-relay-6c8f9d7b5-t2w8r", "team-f/hash-relay-6c8f9d7b5-x7k2p",
 	}
 	got := slices.Clone(o.Deleted)
 	slices.Sort(got)
@@ -112,18 +115,21 @@ func TestDemo(t *testing.T) {
 		reasons[e.Reason]++
 		if e.Reason == "GPUBusyWithoutPod" {
 			// Recorded on the Node, counted once per cycle, never a deletion.
-			if e.InvolvedObject.Kind != "Node" || e.InvolvedObject.Name != "gpu-node-3" || e.Count != 3 || e.Namespace != "default" {
-				t.Errorf("busy-GPU-without-pod event on %s %s/%s count %d, want Node gpu-node-3 in default, count 3",
-					e.InvolvedObject.Kind, e.Namespace, e.InvolvedObject.Name, e.Count)
+			if e.InvolvedObject.Kind != "Node" || e.InvolvedObject.Name != "gpu-node-3" || int(e.Count) != len(o.Results) || e.Namespace != "default" {
+				t.Errorf("busy-GPU-without-pod event on %s %s/%s count %d, want Node gpu-node-3 in default, count %d",
+					e.InvolvedObject.Kind, e.Namespace, e.InvolvedObject.Name, e.Count, len(o.Results))
 			}
 		}
 	}
 	if reasons["GPUBusyWithoutPod"] != 1 {
 		t.Errorf("%d GPUBusyWithoutPod events, want 1 (gpu-node-3 gpu 1)", reasons["GPUBusyWithoutPod"])
 	}
-	// 9 miner pods recorded in cycle 1; deleted ones get a deletion Event.
-	if reasons["GPUMinerPodDeleted"] != len(wantDeleted) || reasons["GPUMinerDetected"] != 10 {
-		t.Errorf("events %v, want 10 GPUMinerDetected and %d GPUMinerPodDeleted", reasons, len(wantDeleted))
+	// 10 miner pods as before the offender, and each of the offender's 4
+	// pods; deleted ones get a deletion Event; the owner one
+	// escalation and one stop.
+	if reasons["GPUMinerPodDeleted"] != len(wantDeleted) || reasons["GPUMinerDetected"] != 14 ||
+		reasons["GPUMinerRepeatOffender"] != 1 || reasons["GPUMinerOwnerStopped"] != 1 {
+		t.Errorf("events %v, want 14 GPUMinerDetected, %d GPUMinerPodDeleted, one GPUMinerRepeatOffender and one GPUMinerOwnerStopped", reasons, len(wantDeleted))
 	}
 	// One Slack thread per new finding over three cycles: no repeats.
 	var top int
@@ -132,10 +138,10 @@ func TestDemo(t *testing.T) {
 			top++
 		}
 	}
-	if top != 10 {
-		t.Errorf("%d new Slack threads, want 10 (one per miner pod)", top)
+	if top != 14 {
+		t.Errorf("%d new Slack threads, want 14 (one per miner pod)", top)
 	}
-	for _, want := range []string{"=== cycle 3 of 3 ===", "deleted (miners, 2 strikes, enforce)", "GPUs with no pod: gpu-node-3/gpu1 mean 99."} {
+	for _, want := range []string{"=== cycle 6 of 6 ===", "deleted (miners, 2 strikes, enforce)", "GPUs with no pod: gpu-node-3/gpu1 mean 99."} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("output lacks %q", want)
 		}
