@@ -52,24 +52,25 @@ func (b ownerBook) of(pod analyzer.PodKey) (Owner, bool) {
 
 // carried is the previous state's owners that still stand: an owner lapses
 // an escalation period after its latest miner verdict, and clears when one
-// of its pods is judged benign this cycle while none is judged a miner.
+// of its pods is judged benign this cycle while none is judged a miner or
+// waits for its data (a replacement too young to judge yet).
 func (b ownerBook) carried() map[string]OwnerState {
-	benign, miner := map[string]bool{}, map[string]bool{}
+	benign, undecided := map[string]bool{}, map[string]bool{}
 	for _, r := range b.pods {
 		o, ok := b.of(r.PodKey)
-		if !ok {
-			continue
+		if !ok || b.prev.Pods[r.PodKey.String()].Deleted {
+			continue // a deleted pod's samples linger in the window
 		}
 		switch r.Verdict {
 		case analyzer.Benign:
 			benign[o.Key()] = true
-		case analyzer.Miner:
-			miner[o.Key()] = true
+		case analyzer.Miner, analyzer.InsufficientData:
+			undecided[o.Key()] = true
 		}
 	}
 	var out map[string]OwnerState
 	for key, os := range b.prev.Owners {
-		if benign[key] && !miner[key] {
+		if benign[key] && !undecided[key] {
 			continue
 		}
 		if !b.now.IsZero() && b.now.Sub(os.LastMiner) > b.policy.EscalationPeriod {

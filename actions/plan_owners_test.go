@@ -130,6 +130,12 @@ func TestRepeatOffender(t *testing.T) {
 	if got := kinds(plan, "miner-d"); !slices.Equal(got, []string{"record", "notify", "skip_delete"}) || len(stopper.stopped) != 1 {
 		t.Fatalf("after escalation: %v, stopped %v", got, stopper.stopped)
 	}
+	// A benign pod of the owner beside a replacement too young to judge:
+	// the owner stands.
+	_, st = ownerCycle(t, p, st, exec, benign("free", "miner-e"), insufficient("free", "miner-f"))
+	if _, ok := st.Owners[testOwner.Key()]; !ok {
+		t.Fatal("owner cleared while one of its pods waits for data")
+	}
 	// A benign pod of the owner, and no miner: the owner clears.
 	_, st = ownerCycle(t, p, st, exec, benign("free", "miner-e"))
 	if _, ok := st.Owners[testOwner.Key()]; ok {

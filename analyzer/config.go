@@ -33,8 +33,9 @@ type Config struct {
 	// there. Zero: young pods wait for the window's coverage.
 	MinSpanStrong time.Duration
 	// Owners maps pods to their owner (top controller, as "namespace/Kind/
-	// name") for owners already judged a miner: the pods the owner had
-	// (predecessors, still in the window's data) and its young pods. A young
+	// name") for owners already judged a miner: the owner's pods judged
+	// miners before (predecessors, still in the window's data) and its young
+	// pods, not its other pods (a sibling replica that trains). A young
 	// pod of such an owner is judged on the owner's window (every one of
 	// those pods' samples, merged exactly) once its own samples span
 	// MinOwnSpan and show the same verdict. Nil: every pod stands alone.

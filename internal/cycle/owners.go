@@ -97,24 +97,27 @@ func (c *Cycle) resolveOwners(ctx context.Context, log *slog.Logger, rep analyze
 }
 
 // judgeOnOwners re-judges the window with the owners the state keeps and
-// the pods resolved to them this cycle, when a young pod belongs to one: a
-// replacement pod is then judged on its owner's window.
+// their young pods resolved this cycle, when there is one: a replacement
+// pod is then judged on its owner's window.
 func (c *Cycle) judgeOnOwners(in analyzer.Input, rep analyzer.Report, st actions.State, resolved map[analyzer.PodKey]actions.Owner) (analyzer.Report, bool) {
 	if len(st.Owners) == 0 {
 		return rep, false
 	}
+	// The owner's window is its predecessors (the pods the state keeps,
+	// judged miners) and its young pods; a benign sibling (another replica
+	// that trains) is not part of it.
 	members := st.PodOwners()
 	young := false
 	for _, r := range rep.Pods {
 		o, ok := resolved[r.PodKey]
-		if !ok {
+		if !ok || r.Verdict != analyzer.InsufficientData {
 			continue
 		}
 		if _, standing := st.Owners[o.Key()]; !standing {
 			continue
 		}
 		members[r.PodKey] = o.Key()
-		young = young || r.Verdict == analyzer.InsufficientData
+		young = true
 	}
 	if !young {
 		return rep, false
