@@ -25,7 +25,6 @@ const (
 	offenderNamespace  = "team-f"
 	offenderDeployment = "hash-relay"
 	offenderReplicaSet = "hash-relay-6c8f9d7b5"
-	offenderNode       = "gpu-node-5"
 	offenderGPU        = "5"
 	// recreateAfter is how long the controller takes to start a replacement.
 	recreateAfter = 15 * time.Second
@@ -34,12 +33,16 @@ const (
 // offenderSuffixes name its pods, in the order the controller creates them.
 var offenderSuffixes = []string{"x7k2p", "m4q9z", "t2w8r", "c5n3v", "j9d6h", "w3b7k", "p8f2d", "q6z4s"}
 
-// offenderPod is the Deployment's n-th pod, started at start (zero: a day
-// before the window, like the rest of the fleet).
-func offenderPod(n int, start time.Time) fleet.Pod {
+// defaultOffenderNode exports every math pipe: the offender's pods are
+// deleted on strong evidence.
+const defaultOffenderNode = "gpu-node-5"
+
+// offenderPod is the Deployment's n-th pod on node, started at start (zero:
+// a day before the window, like the rest of the fleet).
+func offenderPod(n int, node string, start time.Time) fleet.Pod {
 	return fleet.Pod{
 		Namespace: offenderNamespace, Name: offenderReplicaSet + "-" + offenderSuffixes[n], Container: "relay",
-		Node: offenderNode, Profile: fleet.SteadyMiner(), GPUs: []fleet.GPUSpec{fleet.GPU(offenderNode, offenderGPU)},
+		Node: node, Profile: fleet.SteadyMiner(), GPUs: []fleet.GPUSpec{fleet.GPU(node, offenderGPU)},
 		Start: start, ExpectMiner: true,
 		Scenario: "miner behind Deployment hash-relay: each pod deleted comes back; the replacement is judged on its owner's window and deleted at the next cycle, then the owner is escalated and scaled to zero",
 	}
@@ -74,7 +77,8 @@ func ownedBy(pod *corev1.Pod) {
 // replicaSet plays the offender's controllers: a Deployment scaled to zero
 // has its pod removed; otherwise a deleted pod is replaced by a new one.
 type replicaSet struct {
-	created int // pods created so far, the first included
+	created int    // pods created so far, the first included
+	node    string // where its pods run
 }
 
 // reconcile runs after a cycle at `at`; it returns the pod it created, if
@@ -99,7 +103,7 @@ func (r *replicaSet) reconcile(ctx context.Context, kube kubernetes.Interface, a
 	if len(pods.Items) > 0 || r.created >= len(offenderSuffixes) {
 		return nil, nil
 	}
-	p := offenderPod(r.created, at.Add(recreateAfter))
+	p := offenderPod(r.created, r.node, at.Add(recreateAfter))
 	r.created++
 	obj := podObject(p, p.Start)
 	if _, err := kube.CoreV1().Pods(offenderNamespace).Create(ctx, obj, metav1.CreateOptions{}); err != nil {

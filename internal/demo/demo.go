@@ -47,6 +47,10 @@ type Options struct {
 	// Configure, when set, changes the demo's configuration before it is
 	// validated (tests compare settings with it).
 	Configure func(*config.Config)
+	// OffenderNode is where the repeat offender's pods run; default
+	// gpu-node-5 (every math pipe exported), gpu-node-1 exports the GPU
+	// Operator's counters.
+	OffenderNode string
 }
 
 // Outcome is what the demo saw, for its summary and its tests.
@@ -72,8 +76,9 @@ func Run(ctx context.Context, o Options) (Outcome, error) {
 	if o.Log == nil {
 		o.Log = slog.New(slog.DiscardHandler)
 	}
-	out := Outcome{Fleet: append(fleet.DemoFleet(o.End), offenderPod(0, time.Time{}))}
-	controller := &replicaSet{created: 1}
+	o.OffenderNode = or(o.OffenderNode, defaultOffenderNode)
+	out := Outcome{Fleet: append(fleet.DemoFleet(o.End), offenderPod(0, o.OffenderNode, time.Time{}))}
+	controller := &replicaSet{created: 1, node: o.OffenderNode}
 
 	prom, err := embedded.OpenTemp()
 	if err != nil {

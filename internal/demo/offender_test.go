@@ -96,3 +96,33 @@ func TestDemoRepeatOffenderWithoutOwnerEvidence(t *testing.T) {
 		t.Errorf("without owner evidence the replacement kept its GPU %v, want 14m45s (young-pod path and two strikes)", kept)
 	}
 }
+
+// On the GPU Operator's counters (gpu-node-1: tensor pipe only) the
+// evidence is partial: with deleteOnPartialEvidence a replacement judged on
+// its owner's window is deleted at the first cycle after it starts; without
+// owner evidence it waits for the window's coverage (48 of 60 minutes) and
+// a second strike.
+func TestDemoRepeatOffenderPartialEvidence(t *testing.T) {
+	for _, c := range []struct {
+		name       string
+		minOwnSpan time.Duration
+		want       time.Duration
+	}{
+		{"with owner evidence", 3 * time.Minute, 4*time.Minute + 45*time.Second},
+		{"without owner evidence", 0, 54*time.Minute + 45*time.Second},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			o, err := Run(context.Background(), Options{Out: io.Discard, Cycles: 14, OffenderNode: "gpu-node-1",
+				Configure: func(cfg *config.Config) {
+					cfg.Actions.DeleteOnPartialEvidence = true
+					cfg.Actions.Owners.MinOwnSpan = config.Duration(c.minOwnSpan)
+				}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if kept := gpuKept(t, o)["team-f/hash-relay-6c8f9d7b5-m4q9z"]; kept != c.want {
+				t.Errorf("the replacement kept its GPU %v, want %v", kept, c.want)
+			}
+		})
+	}
+}
