@@ -203,3 +203,33 @@ func failingSlack(t *testing.T, failures int32, status int) (*SlackNotifier, *at
 	}
 	return n, calls
 }
+
+// An escalation and an owner's stop are replies in the finding's thread,
+// naming the owner; a detection names the owner too.
+func TestSlackOwnerMessages(t *testing.T) {
+	srv := newSlackServer(t)
+	n := srv.notifier(t)
+	owner := &Owner{Namespace: "team-a", Kind: "Deployment", Name: "relay"}
+	detected := Finding{Kind: FindingDetected, Pod: key("team-a", "relay-1"), Node: "node-a", Strikes: 2, Report: miner("team-a", "relay-1"), Owner: owner}
+	escalated := Finding{Kind: FindingEscalated, Pod: key("team-a", "relay-1"), Owner: owner, ThreadTS: "1777633200.000001",
+		Action: "repeat offender: deployment/relay had 3 pods deleted within 24h, deleting again is futile"}
+	stopped := Finding{Kind: FindingOwnerStopped, Pod: key("team-a", "relay-1"), Owner: owner, ThreadTS: "1777633200.000001",
+		Action: "stopped deployment/relay; undo: kubectl -n team-a scale deployment/relay --replicas=1"}
+	for _, f := range []Finding{detected, escalated, stopped} {
+		if _, err := n.Notify(context.Background(), f); err != nil {
+			t.Fatal(err)
+		}
+	}
+	posts := srv.Posts()
+	if !strings.Contains(posts[0].Text, "Owner: deployment/relay") {
+		t.Errorf("detection does not name the owner:\n%s", posts[0].Text)
+	}
+	if posts[1].ThreadTS != escalated.ThreadTS || !strings.Contains(posts[1].Text, "Repeat offender: deployment/relay in team-a") ||
+		!strings.Contains(posts[1].Text, "had 3 pods deleted within 24h") {
+		t.Errorf("escalation: thread %q text %q", posts[1].ThreadTS, posts[1].Text)
+	}
+	if posts[2].ThreadTS != stopped.ThreadTS || !strings.Contains(posts[2].Text, "Stopped deployment/relay in team-a") ||
+		!strings.Contains(posts[2].Text, "--replicas=1") {
+		t.Errorf("stop: thread %q text %q", posts[2].ThreadTS, posts[2].Text)
+	}
+}

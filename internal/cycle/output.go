@@ -8,6 +8,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/miner-detector/miner-detector/actions"
 	"github.com/miner-detector/miner-detector/analyzer"
 	"github.com/prometheus/common/model"
 )
@@ -90,6 +91,8 @@ type JSONStep struct {
 	Result    string `json:"result,omitempty"`
 	Reason    string `json:"reason,omitempty"`
 	Error     string `json:"error,omitempty"`
+	// Owner is the pod's owner (controller), when known.
+	Owner *actions.Owner `json:"owner,omitempty"`
 }
 
 // View says how much of a result to print. The zero value is the default:
@@ -141,7 +144,7 @@ func (r Result) JSONView(v View) JSONResult {
 		out.UnattributedGPUs = append(out.UnattributedGPUs, jsonGPU(g))
 	}
 	for i, st := range r.Plan.Steps {
-		js := JSONStep{Namespace: st.Pod.Namespace, Pod: st.Pod.Pod, Kind: string(st.Kind), Reason: st.Reason}
+		js := JSONStep{Namespace: st.Pod.Namespace, Pod: st.Pod.Pod, Kind: string(st.Kind), Reason: st.Reason, Owner: st.Owner}
 		if i < len(r.Outcomes) {
 			o := r.Outcomes[i]
 			js.Result = string(o.Result)
