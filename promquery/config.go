@@ -99,6 +99,11 @@ type Config struct {
 	// the same chunked queries as Metric, under the same sample budget. An
 	// empty map reads utilization only.
 	Profiling map[analyzer.Signal]string `json:"profiling"`
+	// Concurrency is how many queries a cycle keeps in flight at once
+	// (0 means 1). The server evaluates each query on one core: two or more
+	// use its cores; each one in flight holds its answer's series being
+	// decoded, never a whole answer.
+	Concurrency int `json:"concurrency"`
 	// MIGInstanceLabel and MIGProfileLabel name a MIG instance's labels.
 	MIGInstanceLabel string `json:"migInstanceLabel"`
 	MIGProfileLabel  string `json:"migProfileLabel"`
@@ -122,6 +127,7 @@ func DefaultConfig() Config {
 		RangeSemantics:     SemanticsAuto,
 		SampleLimit:        PeakSamples,
 		MaxRereads:         200,
+		Concurrency:        2,
 		Profiling:          DefaultProfilingMetrics(),
 		MIGInstanceLabel:   "GPU_I_ID",
 		MIGProfileLabel:    "GPU_I_PROFILE",
@@ -223,6 +229,8 @@ func (c Config) Validate() error {
 		return fmt.Errorf("minScrapeInterval: must be positive, got %v", c.MinScrapeInterval)
 	case c.MaxRereads < 0:
 		return fmt.Errorf("maxRereads: must not be negative, got %d", c.MaxRereads)
+	case c.Concurrency < 0:
+		return fmt.Errorf("concurrency: must not be negative, got %d", c.Concurrency)
 	}
 	known := map[analyzer.Signal]bool{}
 	for _, sig := range analyzer.ProfilingSignals() {

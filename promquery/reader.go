@@ -7,12 +7,14 @@ import (
 	"math"
 	"math/bits"
 	"slices"
+	"sync"
 	"time"
 
 	"github.com/miner-detector/miner-detector/analyzer"
 	v1 "github.com/prometheus/client_golang/api/prometheus/v1"
 	"github.com/prometheus/common/model"
 	"github.com/prometheus/prometheus/model/labels"
+	"golang.org/x/sync/errgroup"
 )
 
 // Reader reads one window of GPU utilization history as analyzer input.
@@ -24,6 +26,8 @@ type Reader struct {
 	// values outside it are re-read raw so exactly the bad samples are
 	// excluded.
 	validMin, validMax float64
+	// slots holds one token per query in flight.
+	slots chan struct{}
 }
 
 // NewReader checks the configuration and returns a Reader. validMin and
@@ -32,7 +36,8 @@ func NewReader(api API, cfg Config, validMin, validMax float64) (*Reader, error)
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	return &Reader{api: api, cfg: cfg, attr: newAttribution(cfg), validMin: validMin, validMax: validMax}, nil
+	return &Reader{api: api, cfg: cfg, attr: newAttribution(cfg), validMin: validMin, validMax: validMax,
+		slots: make(chan struct{}, max(cfg.Concurrency, 1))}, nil
 }
 
 // Result is one window's data with what it took to read it.
@@ -102,35 +107,76 @@ func (r *Reader) Read(ctx context.Context, end time.Time, window time.Duration) 
 	if err != nil {
 		return res, err
 	}
-	joined := map[seriesKey]*joinedSeries{}
-	for _, fam := range r.cfg.families() {
-		plan, err := r.readFamily(ctx, fam, base, end, window, chunk, res.Semantics, joined, warn)
-		if err != nil {
-			return res, err
-		}
-		if fam.signal == analyzer.SignalUtil {
-			res.Plan = plan
-		} else {
-			fp := FamilyPlan{Signal: fam.signal, Metric: fam.metric, Plan: plan, Windowed: fam.windowed, Stats: len(stats)}
-			if fam.windowed {
-				fp.Stats = bits.OnesCount8(fam.windowStats())
-			}
-			res.Profiling = append(res.Profiling, fp)
-		}
+	joined := &joinedSet{series: map[seriesKey]*joinedSeries{}}
+	fams := r.cfg.families()
+	plans := make([]QueryPlan, len(fams))
+	g, gctx := errgroup.WithContext(ctx)
+	for i, fam := range fams {
+		g.Go(func() error {
+			var err error
+			plans[i], err = r.readFamily(gctx, fam, base, end, window, chunk, res.Semantics, joined)
+			return err
+		})
 	}
-	if err := r.build(ctx, &res, joined, warn); err != nil {
+	err = g.Wait()
+	warn(joined.warnings)
+	if err != nil {
+		return res, err
+	}
+	for i, fam := range fams {
+		if fam.signal == analyzer.SignalUtil {
+			res.Plan = plans[i]
+			continue
+		}
+		fp := FamilyPlan{Signal: fam.signal, Metric: fam.metric, Plan: plans[i], Windowed: fam.windowed, Stats: len(stats)}
+		if fam.windowed {
+			fp.Stats = bits.OnesCount8(fam.windowStats())
+		}
+		res.Profiling = append(res.Profiling, fp)
+	}
+	if err := r.build(ctx, &res, joined.series, warn); err != nil {
 		return res, err
 	}
 	res.Warnings = dedupe(res.Warnings)
 	return res, nil
 }
 
+// joinedSet is what the queries of one cycle, running concurrently, join
+// their answers into.
+type joinedSet struct {
+	mu       sync.Mutex
+	series   map[seriesKey]*joinedSeries
+	warnings []string
+}
+
+// sink joins one statistic of a family's answers.
+func (js *joinedSet) sink(stat int, sig analyzer.Signal, g grid, want uint8) sampleSink {
+	return func(m model.Metric, pts []model.SamplePair) {
+		js.mu.Lock()
+		defer js.mu.Unlock()
+		j := joinedFor(js.series, m, sig, g, want)
+		for _, p := range pts {
+			j.set(p.Timestamp, stat, float64(p.Value))
+		}
+	}
+}
+
+func (js *joinedSet) warn(ws []string) {
+	if len(ws) == 0 {
+		return
+	}
+	js.mu.Lock()
+	defer js.mu.Unlock()
+	js.warnings = append(js.warnings, ws...)
+}
+
 // readFamily reads one metric's chunk statistics over the window into
-// joined, under the sample budget.
+// joined, under the sample budget, its queries concurrently (at most
+// Config.Concurrency in flight over the whole read).
 func (r *Reader) readFamily(ctx context.Context, fam family, base []*labels.Matcher, end time.Time, window, chunk time.Duration,
-	sem Semantics, joined map[seriesKey]*joinedSeries, warn func([]string)) (QueryPlan, error) {
+	sem Semantics, joined *joinedSet) (QueryPlan, error) {
 	base = withMetric(base, fam.metric)
-	perNode, err := r.seriesPerNode(ctx, fam.metric, base, end.Add(-window), end, warn)
+	perNode, err := r.seriesPerNode(ctx, fam.metric, base, end.Add(-window), end, joined.warn)
 	if err != nil {
 		return QueryPlan{}, err
 	}
@@ -146,6 +192,7 @@ func (r *Reader) readFamily(ctx context.Context, fam family, base []*labels.Matc
 	if err != nil {
 		return plan, fmt.Errorf("plan queries for %s: %w", fam.metric, err)
 	}
+	g, gctx := errgroup.WithContext(ctx)
 	for _, shard := range plan.Shards {
 		ms := base
 		if shard.Nodes != nil && len(plan.Shards) > 1 {
@@ -156,43 +203,101 @@ func (r *Reader) readFamily(ctx context.Context, fam family, base []*labels.Matc
 			ms = append(slices.Clip(base), m)
 		}
 		sel := rangeOver(selector(fam.metric, ms), chunk, sem)
-		g := newGrid(end, window, chunk)
+		grd := newGrid(end, window, chunk)
 		if fam.windowed {
 			for i, s := range stats {
 				if fam.windowStats()&(1<<i) == 0 {
 					continue
 				}
-				q := chunkExpr(s, sel)
-				v, ws, _, err := r.api.Query(ctx, q, end)
-				if err != nil {
-					return plan, fmt.Errorf("query %s at %s: %w", q, end.Format(time.RFC3339), err)
-				}
-				warn(ws)
-				vec, ok := v.(model.Vector)
-				if !ok {
-					return plan, fmt.Errorf("query %s: got %s, want a vector", q, v.Type())
-				}
-				joinVector(joined, vec, i, fam.signal, g, fam.windowStats())
+				q, sink := chunkExpr(s, sel), joined.sink(i, fam.signal, grd, fam.windowStats())
+				g.Go(func() error {
+					ws, err := r.query(gctx, q, end, sink)
+					joined.warn(ws)
+					if err != nil {
+						return fmt.Errorf("query %s at %s: %w", q, end.Format(time.RFC3339), err)
+					}
+					return nil
+				})
 			}
 			continue
 		}
 		for _, sl := range plan.Slices {
 			for i, s := range stats {
-				q := chunkExpr(s, sel)
-				v, ws, _, err := r.api.QueryRange(ctx, q, v1.Range{Start: sl.First, End: sl.Last, Step: chunk})
-				if err != nil {
-					return plan, fmt.Errorf("query %s over %s..%s: %w", q, sl.First.Format(time.RFC3339), sl.Last.Format(time.RFC3339), err)
-				}
-				warn(ws)
-				m, ok := v.(model.Matrix)
-				if !ok {
-					return plan, fmt.Errorf("query %s: got %s, want a matrix", q, v.Type())
-				}
-				join(joined, m, i, fam.signal, g)
+				q, sink := chunkExpr(s, sel), joined.sink(i, fam.signal, grd, allStats)
+				g.Go(func() error {
+					ws, err := r.queryRange(gctx, q, v1.Range{Start: sl.First, End: sl.Last, Step: chunk}, sink)
+					joined.warn(ws)
+					if err != nil {
+						return fmt.Errorf("query %s over %s..%s: %w", q, sl.First.Format(time.RFC3339), sl.Last.Format(time.RFC3339), err)
+					}
+					return nil
+				})
 			}
 		}
 	}
-	return plan, nil
+	return plan, g.Wait()
+}
+
+// acquire takes one of the read's query slots until release.
+func (r *Reader) acquire(ctx context.Context) (release func(), err error) {
+	select {
+	case r.slots <- struct{}{}:
+		return func() { <-r.slots }, nil
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+}
+
+// query runs an instant query into sink, decoding it as it streams in when
+// the API can.
+func (r *Reader) query(ctx context.Context, q string, at time.Time, sink sampleSink) ([]string, error) {
+	release, err := r.acquire(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer release()
+	if s, ok := r.api.(streamer); ok {
+		return s.queryInto(ctx, q, at, sink)
+	}
+	v, ws, _, err := r.api.Query(ctx, q, at)
+	if err != nil {
+		return ws, err
+	}
+	return ws, feed(v, sink)
+}
+
+// queryRange runs a range query into sink, as query does.
+func (r *Reader) queryRange(ctx context.Context, q string, rng v1.Range, sink sampleSink) ([]string, error) {
+	release, err := r.acquire(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer release()
+	if s, ok := r.api.(streamer); ok {
+		return s.queryRangeInto(ctx, q, rng, sink)
+	}
+	v, ws, _, err := r.api.QueryRange(ctx, q, rng)
+	if err != nil {
+		return ws, err
+	}
+	return ws, feed(v, sink)
+}
+
+// feed passes a materialised answer to sink, series by series.
+func feed(v model.Value, sink sampleSink) error {
+	switch v := v.(type) {
+	case model.Matrix:
+		for _, ss := range v {
+			sink(ss.Metric, ss.Values)
+		}
+	case model.Vector:
+		for _, s := range v {
+			sink(s.Metric, []model.SamplePair{{Timestamp: s.Timestamp, Value: s.Value}})
+		}
+	default:
+		return fmt.Errorf("got %s, want a vector or a matrix", v.Type())
+	}
+	return nil
 }
 
 // withMetric returns the matchers with the metric-name matcher set to metric.
@@ -232,7 +337,12 @@ func (r *Reader) semantics(ctx context.Context, end time.Time, warn func([]strin
 // seriesPerNode counts the metric's series in the window per node, from the
 // series index (no samples are read).
 func (r *Reader) seriesPerNode(ctx context.Context, metric string, base []*labels.Matcher, start, end time.Time, warn func([]string)) (map[string]int, error) {
+	release, err := r.acquire(ctx)
+	if err != nil {
+		return nil, err
+	}
 	sets, ws, _, err := r.api.Series(ctx, []string{selector(metric, base).String()}, start, end)
+	release()
 	if err != nil {
 		return nil, fmt.Errorf("list series of %s: %w", metric, err)
 	}
@@ -293,23 +403,8 @@ type seriesKey struct {
 	fp     model.Fingerprint
 }
 
-func join(into map[seriesKey]*joinedSeries, m model.Matrix, stat int, sig analyzer.Signal, g grid) {
-	for _, ss := range m {
-		j := joinedFor(into, ss.Metric, sig, g, allStats)
-		for _, p := range ss.Values {
-			j.set(p.Timestamp, stat, float64(p.Value))
-		}
-	}
-}
-
-// joinVector joins one statistic of window-level instant queries: one
-// point per series, at the evaluation time.
-func joinVector(into map[seriesKey]*joinedSeries, v model.Vector, stat int, sig analyzer.Signal, g grid, want uint8) {
-	for _, smp := range v {
-		joinedFor(into, smp.Metric, sig, g, want).set(smp.Timestamp, stat, float64(smp.Value))
-	}
-}
-
+// joinedFor is the joined series of m's labels for the signal, created on
+// first sight.
 func joinedFor(into map[seriesKey]*joinedSeries, m model.Metric, sig analyzer.Signal, g grid, want uint8) *joinedSeries {
 	if _, ok := m[model.MetricNameLabel]; ok {
 		// VictoriaMetrics keeps the metric name after the rollups that do
@@ -325,7 +420,8 @@ func joinedFor(into map[seriesKey]*joinedSeries, m model.Metric, sig analyzer.Si
 	key := seriesKey{sig, m.Fingerprint()}
 	j := into[key]
 	if j == nil {
-		j = &joinedSeries{signal: sig, metric: m, grid: g, vals: make([][5]float64, g.n), seen: make([]uint8, g.n), want: want}
+		// m may be the decoder's, reused for the next series.
+		j = &joinedSeries{signal: sig, metric: m.Clone(), grid: g, vals: make([][5]float64, g.n), seen: make([]uint8, g.n), want: want}
 		into[key] = j
 	}
 	return j
