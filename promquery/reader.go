@@ -107,7 +107,7 @@ func (r *Reader) Read(ctx context.Context, end time.Time, window time.Duration) 
 	if err != nil {
 		return res, err
 	}
-	joined := &joinedSet{series: map[seriesKey]*joinedSeries{}}
+	joined := &joinedSet{series: map[seriesKey]*joinedSeries{}, labels: map[model.Fingerprint]*labelSet{}}
 	fams := r.cfg.families()
 	plans := make([]QueryPlan, len(fams))
 	g, gctx := errgroup.WithContext(ctx)
@@ -146,7 +146,20 @@ func (r *Reader) Read(ctx context.Context, end time.Time, window time.Duration) 
 type joinedSet struct {
 	mu       sync.Mutex
 	series   map[seriesKey]*joinedSeries
+	labels   map[model.Fingerprint]*labelSet
 	warnings []string
+}
+
+// labelSet is one set of labels (without the metric name) that the read
+// saw, shared by the series of every signal that carry it: at fleet scale
+// the 17 families of one GPU hold one copy of its labels, not 17.
+type labelSet struct {
+	metric model.Metric
+	text   string // metric.String(): the sort key and the name in warnings
+	// What the labels attribute the GPU to, once attributed.
+	attributed bool
+	gpu        analyzer.GPU
+	workload   analyzer.Workload
 }
 
 // sink joins one statistic of a family's answers.
@@ -154,7 +167,7 @@ func (js *joinedSet) sink(stat int, sig analyzer.Signal, g grid, want uint8) sam
 	return func(m model.Metric, pts []model.SamplePair) {
 		js.mu.Lock()
 		defer js.mu.Unlock()
-		j := joinedFor(js.series, m, sig, g, want)
+		j := js.joinedFor(m, sig, g, want)
 		for _, p := range pts {
 			j.set(p.Timestamp, stat, float64(p.Value))
 		}
@@ -341,15 +354,25 @@ func (r *Reader) seriesPerNode(ctx context.Context, metric string, base []*label
 	if err != nil {
 		return nil, err
 	}
-	sets, ws, _, err := r.api.Series(ctx, []string{selector(metric, base).String()}, start, end)
-	release()
+	defer release()
+	out := map[string]int{}
+	count := func(m model.Metric) { out[string(m[model.LabelName(r.cfg.NodeLabel)])]++ }
+	match := selector(metric, base).String()
+	if s, ok := r.api.(streamer); ok {
+		ws, err := s.seriesInto(ctx, match, start, end, count)
+		warn(ws)
+		if err != nil {
+			return nil, fmt.Errorf("list series of %s: %w", metric, err)
+		}
+		return out, nil
+	}
+	sets, ws, _, err := r.api.Series(ctx, []string{match}, start, end)
 	if err != nil {
 		return nil, fmt.Errorf("list series of %s: %w", metric, err)
 	}
 	warn(ws)
-	out := map[string]int{}
 	for _, s := range sets {
-		out[string(s[model.LabelName(r.cfg.NodeLabel)])]++
+		count(model.Metric(s))
 	}
 	return out, nil
 }
@@ -359,7 +382,7 @@ func (r *Reader) seriesPerNode(ctx context.Context, metric string, base []*label
 // per point.
 type joinedSeries struct {
 	signal analyzer.Signal
-	metric model.Metric
+	labels *labelSet
 	grid   grid
 	vals   [][5]float64
 	seen   []uint8 // bit i set: stats[i] present
@@ -404,8 +427,10 @@ type seriesKey struct {
 }
 
 // joinedFor is the joined series of m's labels for the signal, created on
-// first sight.
-func joinedFor(into map[seriesKey]*joinedSeries, m model.Metric, sig analyzer.Signal, g grid, want uint8) *joinedSeries {
+// first sight. m may be the decoder's, reused for the next series: what is
+// kept is a copy. Call with js.mu held.
+func (js *joinedSet) joinedFor(m model.Metric, sig analyzer.Signal, g grid, want uint8) *joinedSeries {
+	fp := m.Fingerprint()
 	if _, ok := m[model.MetricNameLabel]; ok {
 		// VictoriaMetrics keeps the metric name after the rollups that do
 		// not change the meaning of the values (avg/min/max_over_time, not
@@ -416,13 +441,19 @@ func joinedFor(into map[seriesKey]*joinedSeries, m model.Metric, sig analyzer.Si
 		// of one series land in two and every chunk is incomplete.
 		m = m.Clone()
 		delete(m, model.MetricNameLabel)
+		fp = m.Fingerprint()
 	}
-	key := seriesKey{sig, m.Fingerprint()}
-	j := into[key]
+	key := seriesKey{sig, fp}
+	j := js.series[key]
 	if j == nil {
-		// m may be the decoder's, reused for the next series.
-		j = &joinedSeries{signal: sig, metric: m.Clone(), grid: g, vals: make([][5]float64, g.n), seen: make([]uint8, g.n), want: want}
-		into[key] = j
+		ls := js.labels[fp]
+		if ls == nil {
+			c := m.Clone()
+			ls = &labelSet{metric: c, text: c.String()}
+			js.labels[fp] = ls
+		}
+		j = &joinedSeries{signal: sig, labels: ls, grid: g, vals: make([][5]float64, g.n), seen: make([]uint8, g.n), want: want}
+		js.series[key] = j
 	}
 	return j
 }
@@ -447,18 +478,22 @@ func (r *Reader) build(ctx context.Context, res *Result, joined map[seriesKey]*j
 	}
 	order := make([]sortable, 0, len(joined))
 	for k, j := range joined {
-		order = append(order, sortable{k, j.metric.String()})
+		order = append(order, sortable{k, j.labels.text})
 	}
 	slices.SortFunc(order, func(a, b sortable) int {
 		return cmp.Or(cmp.Compare(a.key.signal, b.key.signal), cmp.Compare(a.labels, b.labels))
 	})
 	for _, o := range order {
 		j := joined[o.key]
-		w := r.attr.workload(j.metric)
-		if !r.attr.wanted(w) {
+		delete(joined, o.key) // its grid is garbage once built
+		ls := j.labels
+		if !ls.attributed {
+			ls.gpu, ls.workload, ls.attributed = r.attr.gpu(ls.metric), r.attr.workload(ls.metric), true
+		}
+		if !r.attr.wanted(ls.workload) {
 			continue
 		}
-		s := analyzer.Series{Signal: j.signal, GPU: r.attr.gpu(j.metric), Workload: w}
+		s := analyzer.Series{Signal: j.signal, GPU: ls.gpu, Workload: ls.workload}
 		lo, hi := r.validMin, r.validMax
 		if j.signal != analyzer.SignalUtil {
 			lo, hi = j.signal.ValidRange()
@@ -475,7 +510,7 @@ func (r *Reader) build(ctx context.Context, res *Result, joined map[seriesKey]*j
 					}
 				}
 			} else if seen != j.want {
-				warn([]string{fmt.Sprintf("incomplete statistics for %s at %s: the server answered some of the five queries only", j.metric, t.Time().UTC().Format(time.RFC3339))})
+				warn([]string{fmt.Sprintf("incomplete statistics for %s at %s: the server answered some of the five queries only", j.labels.text, t.Time().UTC().Format(time.RFC3339))})
 				continue
 			}
 			v := j.vals[i]
@@ -490,7 +525,7 @@ func (r *Reader) build(ctx context.Context, res *Result, joined map[seriesKey]*j
 				if j.signal == analyzer.SignalUtil && res.Rereads < r.cfg.MaxRereads {
 					res.Rereads++
 					var err error
-					if c, err = r.reread(ctx, j.metric, t.Time(), res.Input.Chunk, res.Semantics, warn); err != nil {
+					if c, err = r.reread(ctx, j.labels.metric, t.Time(), res.Input.Chunk, res.Semantics, warn); err != nil {
 						return err
 					}
 				} else {

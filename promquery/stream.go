@@ -32,6 +32,9 @@ type sampleSink func(m model.Metric, pts []model.SamplePair)
 type streamer interface {
 	queryInto(ctx context.Context, query string, at time.Time, sink sampleSink) ([]string, error)
 	queryRangeInto(ctx context.Context, query string, r v1.Range, sink sampleSink) ([]string, error)
+	// seriesInto lists the series matching match in [start, end], each
+	// label set passed to each (and reused after it returns).
+	seriesInto(ctx context.Context, match string, start, end time.Time, each func(model.Metric)) ([]string, error)
 }
 
 // httpAPI is the client for a server of the Prometheus HTTP API: api/v1 for
@@ -47,7 +50,7 @@ var _ streamer = httpAPI{}
 
 func (h httpAPI) queryInto(ctx context.Context, query string, at time.Time, sink sampleSink) ([]string, error) {
 	form := url.Values{"query": {query}, "time": {formatTime(at)}}
-	return h.post(ctx, "/api/v1/query", form, sink)
+	return h.post(ctx, "/api/v1/query", form, resultInto(sink))
 }
 
 func (h httpAPI) queryRangeInto(ctx context.Context, query string, r v1.Range, sink sampleSink) ([]string, error) {
@@ -55,7 +58,26 @@ func (h httpAPI) queryRangeInto(ctx context.Context, query string, r v1.Range, s
 		"query": {query}, "start": {formatTime(r.Start)}, "end": {formatTime(r.End)},
 		"step": {strconv.FormatFloat(r.Step.Seconds(), 'f', -1, 64)},
 	}
-	return h.post(ctx, "/api/v1/query_range", form, sink)
+	return h.post(ctx, "/api/v1/query_range", form, resultInto(sink))
+}
+
+func (h httpAPI) seriesInto(ctx context.Context, match string, start, end time.Time, each func(model.Metric)) ([]string, error) {
+	form := url.Values{"match[]": {match}, "start": {formatTime(start)}, "end": {formatTime(end)}}
+	return h.post(ctx, "/api/v1/series", form, func(it *jsoniter.Iterator) error {
+		if it.WhatIsNext() != jsoniter.ArrayValue {
+			return fmt.Errorf("decode answer: series data is not a list")
+		}
+		m := model.Metric{}
+		for it.ReadArray() {
+			clear(m)
+			decodeLabels(it, m)
+			if it.Error != nil {
+				return fmt.Errorf("decode answer: %w", it.Error)
+			}
+			each(m)
+		}
+		return nil
+	})
 }
 
 // formatTime is Unix seconds with the fraction, as client_golang sends it.
@@ -63,10 +85,10 @@ func formatTime(t time.Time) string {
 	return strconv.FormatFloat(float64(t.Unix())+float64(t.Nanosecond())/1e9, 'f', -1, 64)
 }
 
-// post sends one query and decodes its answer into sink. It asks for gzip:
+// post sends one request and decodes its answer's data with data. It asks for gzip:
 // the transport of prometheus/common disables Go's transparent compression,
 // and an answer of aggregates compresses about tenfold.
-func (h httpAPI) post(ctx context.Context, path string, form url.Values, sink sampleSink) ([]string, error) {
+func (h httpAPI) post(ctx context.Context, path string, form url.Values, data func(*jsoniter.Iterator) error) ([]string, error) {
 	u := h.base.JoinPath(path)
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, u.String(), strings.NewReader(form.Encode()))
 	if err != nil {
@@ -92,7 +114,7 @@ func (h httpAPI) post(ctx context.Context, path string, form url.Values, sink sa
 		snippet, _ := io.ReadAll(io.LimitReader(body, 512))
 		return nil, fmt.Errorf("server answered %s (%s): %s", resp.Status, resp.Header.Get("Content-Type"), strings.TrimSpace(string(snippet)))
 	}
-	ws, err := decodeAnswer(body, sink)
+	ws, err := decodeAnswer(body, data)
 	if err != nil {
 		return ws, fmt.Errorf("server answered %s: %w", resp.Status, err)
 	}
@@ -105,8 +127,8 @@ func (h httpAPI) post(ctx context.Context, path string, form url.Values, sink sa
 }
 
 // decodeAnswer reads one API answer ({"status", "data", "warnings",
-// "error", "errorType"}) and feeds its vector or matrix to sink.
-func decodeAnswer(r io.Reader, sink sampleSink) ([]string, error) {
+// "error", "errorType"}), its data with data.
+func decodeAnswer(r io.Reader, data func(*jsoniter.Iterator) error) ([]string, error) {
 	it := jsoniter.Parse(jsoniter.ConfigDefault, r, 64<<10)
 	var status, errType, errMsg string
 	var warnings []string
@@ -123,7 +145,7 @@ func decodeAnswer(r io.Reader, sink sampleSink) ([]string, error) {
 				warnings = append(warnings, it.ReadString())
 			}
 		case "data":
-			if err := decodeData(it, sink); err != nil {
+			if err := data(it); err != nil {
 				return warnings, err
 			}
 		default: // infos, stats, isPartial (VictoriaMetrics), ...
@@ -142,9 +164,13 @@ func decodeAnswer(r io.Reader, sink sampleSink) ([]string, error) {
 	return warnings, nil
 }
 
-// decodeData reads {"resultType", "result"}: a vector or a matrix, each
-// series passed to sink as soon as it is read.
-func decodeData(it *jsoniter.Iterator, sink sampleSink) error {
+// resultInto decodes a query's data, {"resultType", "result"}: a vector or
+// a matrix, each series passed to sink as soon as it is read.
+func resultInto(sink sampleSink) func(*jsoniter.Iterator) error {
+	return func(it *jsoniter.Iterator) error { return decodeResult(it, sink) }
+}
+
+func decodeResult(it *jsoniter.Iterator, sink sampleSink) error {
 	if it.WhatIsNext() != jsoniter.ObjectValue {
 		it.Skip()
 		return nil
@@ -183,9 +209,7 @@ func decodeSeries(it *jsoniter.Iterator, metric model.Metric, pts []model.Sample
 	for field := it.ReadObject(); field != ""; field = it.ReadObject() {
 		switch field {
 		case "metric":
-			for name := it.ReadObject(); name != ""; name = it.ReadObject() {
-				metric[model.LabelName(name)] = model.LabelValue(it.ReadString())
-			}
+			decodeLabels(it, metric)
 		case "values":
 			for it.ReadArray() {
 				p, err := decodePoint(it)
@@ -205,6 +229,13 @@ func decodeSeries(it *jsoniter.Iterator, metric model.Metric, pts []model.Sample
 		}
 	}
 	return pts, nil
+}
+
+// decodeLabels reads {"name": "value", ...} into m.
+func decodeLabels(it *jsoniter.Iterator, m model.Metric) {
+	for name := it.ReadObject(); name != ""; name = it.ReadObject() {
+		m[model.LabelName(name)] = model.LabelValue(it.ReadString())
+	}
 }
 
 // decodePoint reads [unix seconds, "value"]; the value may be "NaN",

@@ -60,7 +60,7 @@ func TestDecodeAnswer(t *testing.T) {
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			var got []decoded
-			ws, err := decodeAnswer(strings.NewReader(c.body), collect(&got))
+			ws, err := decodeAnswer(strings.NewReader(c.body), resultInto(collect(&got)))
 			if c.err != "" {
 				if err == nil || !strings.Contains(err.Error(), c.err) {
 					t.Fatalf("error %v, want one containing %q", err, c.err)
@@ -133,5 +133,30 @@ func TestClientStreamsGzipAnswers(t *testing.T) {
 	_, err = broken.(streamer).queryRangeInto(context.Background(), "up", rng, collect(&got))
 	if err == nil || !strings.Contains(err.Error(), "502") {
 		t.Fatalf("error %v, want one naming the 502", err)
+	}
+}
+
+// A series listing is read label set by label set, with its warnings.
+func TestClientStreamsSeriesListing(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if err := r.ParseForm(); err != nil || r.URL.Path != "/api/v1/series" || r.Form.Get("match[]") != `up{job="a"}` {
+			t.Errorf("got %s %v (%v), want the series listing of up{job=\"a\"}", r.URL.Path, r.Form, err)
+		}
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = w.Write([]byte(`{"status":"success","data":[{"__name__":"up","Hostname":"n1"},{"__name__":"up","Hostname":"n1"},{"__name__":"up"}],"warnings":["partial"]}`))
+	}))
+	defer srv.Close()
+	api, err := NewClient(Connection{URL: srv.URL, Timeout: 5 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	perNode := map[string]int{}
+	ws, err := api.(streamer).seriesInto(context.Background(), `up{job="a"}`, time.Unix(1700000000, 0), time.Unix(1700003600, 0),
+		func(m model.Metric) { perNode[string(m["Hostname"])]++ })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if perNode["n1"] != 2 || perNode[""] != 1 || len(ws) != 1 {
+		t.Fatalf("per node %v, warnings %v; want n1: 2, none: 1, one warning", perNode, ws)
 	}
 }

@@ -38,13 +38,16 @@ type Cycle struct {
 }
 
 // RunCycle runs `detector scan` once against promURL over the window ending
-// at at, as JSON, with readProfiling set as asked, in workDir (config,
-// output). The output is streamed to a file and only its "query" object
+// at at, as JSON, with readProfiling set as asked (and query.concurrency
+// when positive), in workDir (config, output). The output is streamed to a file and only its "query" object
 // decoded.
-func RunCycle(ctx context.Context, detector, workDir, promURL string, window time.Duration, at time.Time, readProfiling bool) Cycle {
+func RunCycle(ctx context.Context, detector, workDir, promURL string, window time.Duration, at time.Time, readProfiling bool, concurrency int) Cycle {
 	var c Cycle
-	cfg := fmt.Sprintf("prometheus:\n  url: %s\n  timeout: 10m\nquery:\n  readProfiling: %t\nwindow: %s\n",
-		promURL, readProfiling, promDuration(window))
+	cfg := fmt.Sprintf("prometheus:\n  url: %s\n  timeout: 10m\nquery:\n  readProfiling: %t\n", promURL, readProfiling)
+	if concurrency > 0 {
+		cfg += fmt.Sprintf("  concurrency: %d\n", concurrency)
+	}
+	cfg += fmt.Sprintf("window: %s\n", promDuration(window))
 	cfgFile := filepath.Join(workDir, "detector.yaml")
 	if err := os.WriteFile(cfgFile, []byte(cfg), 0o644); err != nil {
 		c.Err = err
