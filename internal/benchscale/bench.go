@@ -61,9 +61,9 @@ type Options struct {
 	// Cases, when set, keeps only the cases whose name contains one of
 	// them ("24h").
 	Cases []string
-	// Concurrency, when positive, is the detector's query.concurrency.
-	Concurrency int
-	Log         io.Writer // progress
+	// Tuning is how the detector is run.
+	Tuning Tuning
+	Log    io.Writer // progress
 }
 
 // Run measures every case for every fleet size in opts.GPUs, smallest
@@ -147,7 +147,7 @@ func runCase(ctx context.Context, opts Options, gpus int, c Case, logf func(stri
 	}
 
 	proxy.Reset()
-	row.Cycle = RunCycle(ctx, opts.Detector, work, proxy.URL, c.Window, opts.End, c.ReadProfiling, opts.Concurrency)
+	row.Cycle = RunCycle(ctx, opts.Detector, work, proxy.URL, c.Window, opts.End, c.ReadProfiling, opts.Tuning)
 	row.Cycle.Received, row.Cycle.Responses = proxy.Bytes(), proxy.Responses()
 	wait := proxy.ServerWait()
 	q := row.Cycle.Query

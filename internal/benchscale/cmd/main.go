@@ -41,7 +41,10 @@ func run() error {
 	detector := flag.String("detector", "", "a miner-detector binary (default: go build ./cmd/miner-detector)")
 	floorRuns := flag.Int("floor-runs", 2, "measure the floor this many times, keep the fastest")
 	cases := flag.String("cases", "", "only the cases whose name contains one of these, comma-separated (e.g. 24h)")
-	concurrency := flag.Int("concurrency", 0, "the detector's query.concurrency (0: its default)")
+	var tuning benchscale.Tuning
+	flag.IntVar(&tuning.Concurrency, "concurrency", 0, "the detector's query.concurrency (0: its default)")
+	flag.StringVar(&tuning.GoMemLimit, "gomemlimit", "", "the detector's GOMEMLIMIT (e.g. 180MiB; empty: none)")
+	flag.StringVar(&tuning.KeepOutput, "keep-output", "", "keep the last cycle's JSON output at this path")
 	flag.Parse()
 
 	var gpus []int
@@ -74,7 +77,7 @@ func run() error {
 
 	start := time.Now()
 	opts := benchscale.Options{GPUs: gpus, CacheDir: cacheDir, Prometheus: *prometheus,
-		Detector: *detector, WorkDir: work, FloorRuns: *floorRuns, Log: os.Stderr, Concurrency: *concurrency}
+		Detector: *detector, WorkDir: work, FloorRuns: *floorRuns, Log: os.Stderr, Tuning: tuning}
 	if *cases != "" {
 		opts.Cases = strings.Split(*cases, ",")
 	}
