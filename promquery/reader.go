@@ -119,6 +119,7 @@ func (r *Reader) Read(ctx context.Context, end time.Time, window time.Duration) 
 		})
 	}
 	err = g.Wait()
+	slices.Sort(joined.warnings) // the queries ran concurrently: a stable order
 	warn(joined.warnings)
 	if err != nil {
 		return res, err
