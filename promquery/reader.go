@@ -59,7 +59,10 @@ type Result struct {
 type FamilyPlan struct {
 	Signal analyzer.Signal
 	Metric string
-	Plan   QueryPlan
+	// Part, when set, is the share of the metric's series this read took
+	// ("MIG instances", "whole GPUs"): a family read in two ways.
+	Part string
+	Plan QueryPlan
 	// Windowed: read as window-level statistics (instant queries), one
 	// chunk spanning the window per series.
 	Windowed bool
@@ -129,7 +132,7 @@ func (r *Reader) Read(ctx context.Context, end time.Time, window time.Duration) 
 			res.Plan = plans[i]
 			continue
 		}
-		fp := FamilyPlan{Signal: fam.signal, Metric: fam.metric, Plan: plans[i], Windowed: fam.windowed, Stats: len(stats)}
+		fp := FamilyPlan{Signal: fam.signal, Metric: fam.metric, Part: string(fam.part), Plan: plans[i], Windowed: fam.windowed, Stats: len(stats)}
 		if fam.windowed {
 			fp.Stats = bits.OnesCount8(fam.windowStats())
 		}
@@ -190,6 +193,9 @@ func (js *joinedSet) warn(ws []string) {
 func (r *Reader) readFamily(ctx context.Context, fam family, base []*labels.Matcher, end time.Time, window, chunk time.Duration,
 	sem Semantics, joined *joinedSet) (QueryPlan, error) {
 	base = withMetric(base, fam.metric)
+	if m := fam.part.matcher(r.cfg.MIGInstanceLabel); m != nil {
+		base = append(base, m)
+	}
 	perNode, err := r.seriesPerNode(ctx, fam.metric, base, end.Add(-window), end, joined.warn)
 	if err != nil {
 		return QueryPlan{}, err
