@@ -110,19 +110,8 @@ func (r *Reader) Read(ctx context.Context, end time.Time, window time.Duration) 
 	if err != nil {
 		return res, err
 	}
-	joined := &joinedSet{series: map[seriesKey]*joinedSeries{}, labels: map[model.Fingerprint]*labelSet{}}
 	fams := r.cfg.families()
-	plans := make([]QueryPlan, len(fams))
-	g, gctx := errgroup.WithContext(ctx)
-	for i, fam := range fams {
-		g.Go(func() error {
-			var err error
-			plans[i], err = r.readFamily(gctx, fam, base, end, window, chunk, res.Semantics, joined)
-			return err
-		})
-	}
-	err = g.Wait()
-	slices.Sort(joined.warnings) // the queries ran concurrently: a stable order
+	joined, plans, err := r.readFamilies(ctx, fams, base, end, window, chunk, res.Semantics)
 	warn(joined.warnings)
 	if err != nil {
 		return res, err
@@ -143,6 +132,26 @@ func (r *Reader) Read(ctx context.Context, end time.Time, window time.Duration) 
 	}
 	res.Warnings = dedupe(res.Warnings)
 	return res, nil
+}
+
+// readFamilies reads every family concurrently into one joined set, with
+// each family's plan; the set's warnings are sorted (the queries ran
+// concurrently) and kept on error.
+func (r *Reader) readFamilies(ctx context.Context, fams []family, base []*labels.Matcher, end time.Time, window, chunk time.Duration,
+	sem Semantics) (*joinedSet, []QueryPlan, error) {
+	joined := &joinedSet{series: map[seriesKey]*joinedSeries{}, labels: map[model.Fingerprint]*labelSet{}}
+	plans := make([]QueryPlan, len(fams))
+	g, gctx := errgroup.WithContext(ctx)
+	for i, fam := range fams {
+		g.Go(func() error {
+			var err error
+			plans[i], err = r.readFamily(gctx, fam, base, end, window, chunk, sem, joined)
+			return err
+		})
+	}
+	err := g.Wait()
+	slices.Sort(joined.warnings)
+	return joined, plans, err
 }
 
 // joinedSet is what the queries of one cycle, running concurrently, join
