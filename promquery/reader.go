@@ -139,7 +139,7 @@ func (r *Reader) Read(ctx context.Context, end time.Time, window time.Duration) 
 // concurrently) and kept on error.
 func (r *Reader) readFamilies(ctx context.Context, fams []family, base []*labels.Matcher, end time.Time, window, chunk time.Duration,
 	sem Semantics) (*joinedSet, []QueryPlan, error) {
-	joined := &joinedSet{series: map[seriesKey]*joinedSeries{}, labels: map[model.Fingerprint]*labelSet{}}
+	joined := &joinedSet{series: map[seriesKey]*joinedSeries{}, labels: map[model.Fingerprint]*labelSet{}, byRaw: map[string]*labelSet{}}
 	plans := make([]QueryPlan, len(fams))
 	g, gctx := errgroup.WithContext(ctx)
 	for i, fam := range fams {
@@ -160,6 +160,7 @@ type joinedSet struct {
 	mu       sync.Mutex
 	series   map[seriesKey]*joinedSeries
 	labels   map[model.Fingerprint]*labelSet
+	byRaw    map[string]*labelSet // by an answer's raw JSON of the labels
 	warnings []string
 }
 
@@ -167,6 +168,7 @@ type joinedSet struct {
 // saw, shared by the series of every signal that carry it: at fleet scale
 // the 17 families of one GPU hold one copy of its labels, not 17.
 type labelSet struct {
+	fp     model.Fingerprint
 	metric model.Metric
 	text   string // metric.String(): the sort key and the name in warnings
 	// What the labels attribute the GPU to, once attributed.
@@ -177,13 +179,17 @@ type labelSet struct {
 
 // sink joins one statistic of a family's answers.
 func (js *joinedSet) sink(stat int, sig analyzer.Signal, g grid, want uint8) sampleSink {
-	return func(m model.Metric, pts []model.SamplePair) {
+	return func(l seriesLabels, pts []model.SamplePair) error {
 		js.mu.Lock()
 		defer js.mu.Unlock()
-		j := js.joinedFor(m, sig, g, want)
+		j, err := js.joinedFor(l, sig, g, want)
+		if err != nil {
+			return err
+		}
 		for _, p := range pts {
 			j.set(p.Timestamp, stat, float64(p.Value))
 		}
+		return nil
 	}
 }
 
@@ -317,11 +323,15 @@ func feed(v model.Value, sink sampleSink) error {
 	switch v := v.(type) {
 	case model.Matrix:
 		for _, ss := range v {
-			sink(ss.Metric, ss.Values)
+			if err := sink(seriesLabels{metric: ss.Metric}, ss.Values); err != nil {
+				return err
+			}
 		}
 	case model.Vector:
 		for _, s := range v {
-			sink(s.Metric, []model.SamplePair{{Timestamp: s.Timestamp, Value: s.Value}})
+			if err := sink(seriesLabels{metric: s.Metric}, []model.SamplePair{{Timestamp: s.Timestamp, Value: s.Value}}); err != nil {
+				return err
+			}
 		}
 	default:
 		return fmt.Errorf("got %s, want a vector or a matrix", v.Type())
@@ -372,10 +382,10 @@ func (r *Reader) seriesPerNode(ctx context.Context, metric string, base []*label
 	}
 	defer release()
 	out := map[string]int{}
-	count := func(m model.Metric) { out[string(m[model.LabelName(r.cfg.NodeLabel)])]++ }
+	count := func(node string) { out[node]++ }
 	match := selector(metric, base).String()
 	if s, ok := r.api.(streamer); ok {
-		ws, err := s.seriesInto(ctx, match, start, end, count)
+		ws, err := s.seriesInto(ctx, match, start, end, r.cfg.NodeLabel, count)
 		warn(ws)
 		if err != nil {
 			return nil, fmt.Errorf("list series of %s: %w", metric, err)
@@ -388,7 +398,7 @@ func (r *Reader) seriesPerNode(ctx context.Context, metric string, base []*label
 	}
 	warn(ws)
 	for _, s := range sets {
-		count(model.Metric(s))
+		count(string(s[model.LabelName(r.cfg.NodeLabel)]))
 	}
 	return out, nil
 }
@@ -442,36 +452,53 @@ type seriesKey struct {
 	fp     model.Fingerprint
 }
 
-// joinedFor is the joined series of m's labels for the signal, created on
-// first sight. m may be the decoder's, reused for the next series: what is
-// kept is a copy. Call with js.mu held.
-func (js *joinedSet) joinedFor(m model.Metric, sig analyzer.Signal, g grid, want uint8) *joinedSeries {
-	fp := m.Fingerprint()
-	if _, ok := m[model.MetricNameLabel]; ok {
-		// VictoriaMetrics keeps the metric name after the rollups that do
-		// not change the meaning of the values (avg/min/max_over_time, not
-		// count/stddev_over_time): "MetricsQL keeps metric names after
-		// applying functions, which don't change the meaning of the original
-		// time series" (docs.victoriametrics.com/victoriametrics/metricsql/).
-		// Join on the labels alone, as on Prometheus, or the five answers
-		// of one series land in two and every chunk is incomplete.
-		m = m.Clone()
-		delete(m, model.MetricNameLabel)
-		fp = m.Fingerprint()
+// joinedFor is the joined series of the labels for the signal, created on
+// first sight. Call with js.mu held.
+func (js *joinedSet) joinedFor(l seriesLabels, sig analyzer.Signal, g grid, want uint8) (*joinedSeries, error) {
+	ls, err := js.labelSetOf(l)
+	if err != nil {
+		return nil, err
 	}
-	key := seriesKey{sig, fp}
+	key := seriesKey{sig, ls.fp}
 	j := js.series[key]
 	if j == nil {
-		ls := js.labels[fp]
-		if ls == nil {
-			c := m.Clone()
-			ls = &labelSet{metric: c, text: c.String()}
-			js.labels[fp] = ls
-		}
 		j = &joinedSeries{signal: sig, labels: ls, grid: g, vals: make([][5]float64, g.n), seen: make([]uint8, g.n), want: want}
 		js.series[key] = j
 	}
-	return j
+	return j, nil
+}
+
+// labelSetOf is the label set of an answer's series: found by its raw JSON
+// when the read has seen those bytes, else decoded, and recorded. Call with
+// js.mu held.
+func (js *joinedSet) labelSetOf(l seriesLabels) (*labelSet, error) {
+	if l.raw != nil {
+		if ls, ok := js.byRaw[string(l.raw)]; ok {
+			return ls, nil
+		}
+	}
+	m, err := l.decode()
+	if err != nil {
+		return nil, err
+	}
+	// VictoriaMetrics keeps the metric name after the rollups that do not
+	// change the meaning of the values (avg/min/max_over_time, not
+	// count/stddev_over_time): "MetricsQL keeps metric names after applying
+	// functions, which don't change the meaning of the original time
+	// series" (docs.victoriametrics.com/victoriametrics/metricsql/). Join on
+	// the labels alone, as on Prometheus, or the five answers of one series
+	// land in two and every chunk is incomplete.
+	delete(m, model.MetricNameLabel)
+	fp := m.Fingerprint()
+	ls := js.labels[fp]
+	if ls == nil {
+		ls = &labelSet{fp: fp, metric: m, text: m.String()}
+		js.labels[fp] = ls
+	}
+	if l.raw != nil {
+		js.byRaw[string(l.raw)] = ls
+	}
+	return ls, nil
 }
 
 // set records one statistic at t; a point off the grid is outside the

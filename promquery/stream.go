@@ -19,10 +19,34 @@ import (
 	"github.com/prometheus/common/model"
 )
 
-// sampleSink receives a query's answer one series at a time. m and pts are
-// reused for the next series once it returns: a sink that keeps them must
-// copy them.
-type sampleSink func(m model.Metric, pts []model.SamplePair)
+// sampleSink receives a query's answer one series at a time. pts is reused
+// for the next series once it returns: a sink that keeps points must copy
+// them.
+type sampleSink func(l seriesLabels, pts []model.SamplePair) error
+
+// seriesLabels are one answer series' labels: the JSON object as the
+// server wrote it (the streaming decoder), or a decoded metric (an API
+// answer). A fleet's answers repeat the same label sets in every query, so
+// the raw bytes let the join recognise a set it has seen without decoding
+// it again.
+type seriesLabels struct {
+	raw    []byte
+	metric model.Metric // owned by the caller when set: copy before keeping
+}
+
+// decode returns the labels as a metric the caller may keep and change.
+func (l seriesLabels) decode() (model.Metric, error) {
+	if l.raw == nil {
+		return l.metric.Clone(), nil
+	}
+	it := jsoniter.ParseBytes(jsoniter.ConfigDefault, l.raw)
+	m := model.Metric{}
+	decodeLabels(it, m)
+	if it.Error != nil && !errors.Is(it.Error, io.EOF) {
+		return nil, fmt.Errorf("decode labels %s: %w", l.raw, it.Error)
+	}
+	return m, nil
+}
 
 // streamer decodes query answers straight into a sink, series by series,
 // without materialising the whole answer (client_golang's api/v1 builds a
@@ -32,9 +56,9 @@ type sampleSink func(m model.Metric, pts []model.SamplePair)
 type streamer interface {
 	queryInto(ctx context.Context, query string, at time.Time, sink sampleSink) ([]string, error)
 	queryRangeInto(ctx context.Context, query string, r v1.Range, sink sampleSink) ([]string, error)
-	// seriesInto lists the series matching match in [start, end], each
-	// label set passed to each (and reused after it returns).
-	seriesInto(ctx context.Context, match string, start, end time.Time, each func(model.Metric)) ([]string, error)
+	// seriesInto lists the series matching match in [start, end], passing
+	// each one's value of label ("" when absent) to each.
+	seriesInto(ctx context.Context, match string, start, end time.Time, label string, each func(value string)) ([]string, error)
 }
 
 // httpAPI is the client for a server of the Prometheus HTTP API: api/v1 for
@@ -61,20 +85,25 @@ func (h httpAPI) queryRangeInto(ctx context.Context, query string, r v1.Range, s
 	return h.post(ctx, "/api/v1/query_range", form, resultInto(sink))
 }
 
-func (h httpAPI) seriesInto(ctx context.Context, match string, start, end time.Time, each func(model.Metric)) ([]string, error) {
+func (h httpAPI) seriesInto(ctx context.Context, match string, start, end time.Time, label string, each func(value string)) ([]string, error) {
 	form := url.Values{"match[]": {match}, "start": {formatTime(start)}, "end": {formatTime(end)}}
 	return h.post(ctx, "/api/v1/series", form, func(it *jsoniter.Iterator) error {
 		if it.WhatIsNext() != jsoniter.ArrayValue {
 			return fmt.Errorf("decode answer: series data is not a list")
 		}
-		m := model.Metric{}
 		for it.ReadArray() {
-			clear(m)
-			decodeLabels(it, m)
+			value := ""
+			for name := it.ReadObject(); name != ""; name = it.ReadObject() {
+				if name == label {
+					value = it.ReadString()
+				} else {
+					it.Skip()
+				}
+			}
 			if it.Error != nil {
 				return fmt.Errorf("decode answer: %w", it.Error)
 			}
-			each(m)
+			each(value)
 		}
 		return nil
 	})
@@ -175,7 +204,6 @@ func decodeResult(it *jsoniter.Iterator, sink sampleSink) error {
 		it.Skip()
 		return nil
 	}
-	metric := model.Metric{}
 	var pts []model.SamplePair
 	for field := it.ReadObject(); field != ""; field = it.ReadObject() {
 		if field != "result" {
@@ -189,46 +217,52 @@ func decodeResult(it *jsoniter.Iterator, sink sampleSink) error {
 			if it.WhatIsNext() != jsoniter.ObjectValue {
 				return fmt.Errorf("decode answer: want a vector or a matrix, got a scalar or a string")
 			}
-			clear(metric)
-			pts = pts[:0]
+			var raw []byte
 			var err error
-			if pts, err = decodeSeries(it, metric, pts); err != nil {
+			if raw, pts, err = decodeSeries(it, pts[:0]); err != nil {
 				return err
 			}
 			if it.Error != nil {
 				return fmt.Errorf("decode answer: %w", it.Error)
 			}
-			sink(metric, pts)
+			if err := sink(seriesLabels{raw: raw}, pts); err != nil {
+				return err
+			}
 		}
 	}
 	return nil
 }
 
-// decodeSeries reads one {"metric", "values" | "value"} into metric and pts.
-func decodeSeries(it *jsoniter.Iterator, metric model.Metric, pts []model.SamplePair) ([]model.SamplePair, error) {
+// decodeSeries reads one {"metric", "values" | "value"}: the metric's JSON
+// object as it came, and the points appended to pts.
+func decodeSeries(it *jsoniter.Iterator, pts []model.SamplePair) (raw []byte, _ []model.SamplePair, err error) {
+	raw = []byte("{}")
 	for field := it.ReadObject(); field != ""; field = it.ReadObject() {
 		switch field {
 		case "metric":
-			decodeLabels(it, metric)
+			if it.WhatIsNext() != jsoniter.ObjectValue {
+				return nil, pts, fmt.Errorf("decode answer: metric is not an object")
+			}
+			raw = it.SkipAndReturnBytes()
 		case "values":
 			for it.ReadArray() {
 				p, err := decodePoint(it)
 				if err != nil {
-					return pts, err
+					return nil, pts, err
 				}
 				pts = append(pts, p)
 			}
 		case "value":
 			p, err := decodePoint(it)
 			if err != nil {
-				return pts, err
+				return nil, pts, err
 			}
 			pts = append(pts, p)
 		default: // histograms: not a gauge's
 			it.Skip()
 		}
 	}
-	return pts, nil
+	return raw, pts, nil
 }
 
 // decodeLabels reads {"name": "value", ...} into m.

@@ -21,8 +21,13 @@ type decoded struct {
 }
 
 func collect(into *[]decoded) sampleSink {
-	return func(m model.Metric, pts []model.SamplePair) {
+	return func(l seriesLabels, pts []model.SamplePair) error {
+		m, err := l.decode()
+		if err != nil {
+			return err
+		}
 		*into = append(*into, decoded{m.String(), append([]model.SamplePair(nil), pts...)})
+		return nil
 	}
 }
 
@@ -52,6 +57,12 @@ func TestDecodeAnswer(t *testing.T) {
 			body: `{"status":"success","isPartial":false,"data":{"resultType":"vector","result":[` +
 				`{"metric":{"__name__":"m","gpu":"1"},"value":[1700000000,"42"]}]},"stats":{"seriesFetched":"1"}}`,
 			want: []decoded{{`m{gpu="1"}`, []model.SamplePair{{Timestamp: 1700000000000, Value: 42}}}},
+		},
+		{
+			name: "escaped label values",
+			body: `{"status":"success","data":{"resultType":"vector","result":[` +
+				`{"metric":{"pod":"a\\\"b\u00e9"},"value":[1700000000,"1"]}]}}`,
+			want: []decoded{{`{pod="a\\\"bé"}`, []model.SamplePair{{Timestamp: 1700000000000, Value: 1}}}},
 		},
 		{name: "error", body: `{"status":"error","errorType":"execution","error":"query processing would load too many samples into memory"}`, err: "too many samples"},
 		{name: "scalar", body: `{"status":"success","data":{"resultType":"scalar","result":[1700000000,"1"]}}`, err: "want a vector or a matrix"},
@@ -152,7 +163,7 @@ func TestClientStreamsSeriesListing(t *testing.T) {
 	}
 	perNode := map[string]int{}
 	ws, err := api.(streamer).seriesInto(context.Background(), `up{job="a"}`, time.Unix(1700000000, 0), time.Unix(1700003600, 0),
-		func(m model.Metric) { perNode[string(m["Hostname"])]++ })
+		"Hostname", func(node string) { perNode[node]++ })
 	if err != nil {
 		t.Fatal(err)
 	}
