@@ -537,9 +537,9 @@ func sortGPUs(gpus []GPUReport) {
 func DetectScrapeInterval(series []Series, chunk time.Duration) time.Duration {
 	var fullest []int64
 	for _, s := range series {
-		// Only the chunked signals: the others may be read as one
-		// window-long chunk.
-		if s.Signal != SignalUtil && s.Signal != SignalGREngine {
+		// Only the chunked signals, utilization and a MIG instance's
+		// graphics engine: the others may be read as one window-long chunk.
+		if s.Signal != SignalUtil && (s.Signal != SignalGREngine || s.GPU.MIGInstance == "") {
 			continue
 		}
 		var n int64

@@ -51,12 +51,13 @@ func (c Connection) Validate() error {
 	return nil
 }
 
-// NewClient returns the api/v1 client for a connection.
+// NewClient returns the client for a connection: client_golang's api/v1,
+// with the aggregation queries decoded as they stream in (see streamer).
 func NewClient(c Connection) (API, error) {
 	if err := c.Validate(); err != nil {
 		return nil, err
 	}
-	hc := config.HTTPClientConfig{
+	cc := config.HTTPClientConfig{
 		FollowRedirects: true,
 		EnableHTTP2:     true,
 		TLSConfig: config.TLSConfig{
@@ -65,21 +66,21 @@ func NewClient(c Connection) (API, error) {
 		},
 	}
 	if c.BearerTokenFile != "" {
-		hc.Authorization = &config.Authorization{Type: "Bearer", CredentialsFile: c.BearerTokenFile}
+		cc.Authorization = &config.Authorization{Type: "Bearer", CredentialsFile: c.BearerTokenFile}
 	}
 	if c.Username != "" {
-		hc.BasicAuth = &config.BasicAuth{Username: c.Username, PasswordFile: c.PasswordFile}
+		cc.BasicAuth = &config.BasicAuth{Username: c.Username, PasswordFile: c.PasswordFile}
 	}
 	if len(c.Headers) > 0 {
-		hc.HTTPHeaders = &config.Headers{Headers: map[string]config.Header{}}
+		cc.HTTPHeaders = &config.Headers{Headers: map[string]config.Header{}}
 		for k, v := range c.Headers {
-			hc.HTTPHeaders.Headers[k] = config.Header{Values: []string{v}}
+			cc.HTTPHeaders.Headers[k] = config.Header{Values: []string{v}}
 		}
 	}
-	if err := hc.Validate(); err != nil {
+	if err := cc.Validate(); err != nil {
 		return nil, fmt.Errorf("prometheus connection: %w", err)
 	}
-	rt, err := config.NewRoundTripperFromConfig(hc, "miner-detector")
+	rt, err := config.NewRoundTripperFromConfig(cc, "miner-detector")
 	if err != nil {
 		return nil, fmt.Errorf("prometheus connection: %w", err)
 	}
@@ -87,11 +88,16 @@ func NewClient(c Connection) (API, error) {
 	if timeout == 0 {
 		timeout = 2 * time.Minute
 	}
-	client, err := api.NewClient(api.Config{Address: c.URL, Client: &http.Client{Transport: noCache{rt}, Timeout: timeout}})
+	hc := &http.Client{Transport: noCache{rt}, Timeout: timeout}
+	client, err := api.NewClient(api.Config{Address: c.URL, Client: hc})
 	if err != nil {
 		return nil, fmt.Errorf("prometheus client: %w", err)
 	}
-	return v1.NewAPI(client), nil
+	base, err := url.Parse(c.URL)
+	if err != nil {
+		return nil, fmt.Errorf("prometheus.url: %w", err)
+	}
+	return httpAPI{API: v1.NewAPI(client), client: hc, base: base}, nil
 }
 
 // noCache adds nocache=1 to every query. Prometheus, Thanos and Mimir ignore

@@ -7,6 +7,7 @@ import (
 	"regexp"
 	"time"
 
+	"github.com/prometheus/prometheus/model/labels"
 	"github.com/prometheus/prometheus/promql/parser"
 )
 
@@ -99,6 +100,11 @@ type Config struct {
 	// the same chunked queries as Metric, under the same sample budget. An
 	// empty map reads utilization only.
 	Profiling map[analyzer.Signal]string `json:"profiling"`
+	// Concurrency is how many queries a cycle keeps in flight at once
+	// (0 means 1). The server evaluates each query on one core: two or more
+	// use its cores; each one in flight holds its answer's series being
+	// decoded, never a whole answer.
+	Concurrency int `json:"concurrency"`
 	// MIGInstanceLabel and MIGProfileLabel name a MIG instance's labels.
 	MIGInstanceLabel string `json:"migInstanceLabel"`
 	MIGProfileLabel  string `json:"migProfileLabel"`
@@ -122,6 +128,7 @@ func DefaultConfig() Config {
 		RangeSemantics:     SemanticsAuto,
 		SampleLimit:        PeakSamples,
 		MaxRereads:         200,
+		Concurrency:        2,
 		Profiling:          DefaultProfilingMetrics(),
 		MIGInstanceLabel:   "GPU_I_ID",
 		MIGProfileLabel:    "GPU_I_PROFILE",
@@ -163,6 +170,28 @@ type family struct {
 	signal   analyzer.Signal
 	metric   string
 	windowed bool
+	// part, when set, narrows the family to MIG instances or to whole
+	// GPUs (see families).
+	part familyPart
+}
+
+// familyPart is the share of a family's series one read takes.
+type familyPart string
+
+const (
+	partMIG   familyPart = "MIG instances"
+	partWhole familyPart = "whole GPUs"
+)
+
+// matcher selects the part's series by the MIG instance label.
+func (p familyPart) matcher(migInstanceLabel string) *labels.Matcher {
+	switch p {
+	case partMIG:
+		return labels.MustNewMatcher(labels.MatchNotEqual, migInstanceLabel, "")
+	case partWhole:
+		return labels.MustNewMatcher(labels.MatchEqual, migInstanceLabel, "")
+	}
+	return nil
 }
 
 // windowStats is the bit mask (over stats) of the statistics a windowed
@@ -174,19 +203,30 @@ type family struct {
 func (f family) windowStats() uint8 {
 	m := uint8(1<<0 | 1<<1) // count, avg
 	switch f.signal {
-	case analyzer.SignalSM, analyzer.SignalDRAM, analyzer.SignalMemCopy:
+	case analyzer.SignalSM, analyzer.SignalGREngine, analyzer.SignalDRAM, analyzer.SignalMemCopy:
 		m |= 1 << 2 // stddev
 	}
 	return m
 }
 
 // families are the metrics a cycle reads: utilization first, then the
-// profiling signals in a stable order.
+// profiling signals in a stable order. The graphics engine is read in two
+// parts: per chunk for MIG instances, where it stands in for utilization
+// (the evidence curve, the shared-GPU check), and window-level for whole
+// GPUs, where it is one profiling signal among others.
 func (c Config) families() []family {
-	out := []family{{analyzer.SignalUtil, c.Metric, false}}
+	out := []family{{signal: analyzer.SignalUtil, metric: c.Metric}}
 	for _, sig := range analyzer.ProfilingSignals() {
-		if m, ok := c.Profiling[sig]; ok {
-			out = append(out, family{sig, m, sig != analyzer.SignalGREngine})
+		m, ok := c.Profiling[sig]
+		switch {
+		case !ok:
+		case sig == analyzer.SignalGREngine && c.MIGInstanceLabel == "":
+			out = append(out, family{signal: sig, metric: m})
+		case sig == analyzer.SignalGREngine:
+			out = append(out, family{signal: sig, metric: m, part: partMIG},
+				family{signal: sig, metric: m, windowed: true, part: partWhole})
+		default:
+			out = append(out, family{signal: sig, metric: m, windowed: true})
 		}
 	}
 	return out
@@ -223,6 +263,8 @@ func (c Config) Validate() error {
 		return fmt.Errorf("minScrapeInterval: must be positive, got %v", c.MinScrapeInterval)
 	case c.MaxRereads < 0:
 		return fmt.Errorf("maxRereads: must not be negative, got %d", c.MaxRereads)
+	case c.Concurrency < 0:
+		return fmt.Errorf("concurrency: must not be negative, got %d", c.Concurrency)
 	}
 	known := map[analyzer.Signal]bool{}
 	for _, sig := range analyzer.ProfilingSignals() {

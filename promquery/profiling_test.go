@@ -97,13 +97,17 @@ func checkProfilingRead(t *testing.T, api promquery.API, series []fleet.Series, 
 	for _, f := range res.Profiling {
 		if f.Windowed {
 			windowed++
+		} else if f.Signal != analyzer.SignalGREngine || f.Part != "MIG instances" {
+			t.Errorf("%s (%s) read per chunk, want window-level", f.Signal, f.Part)
 		}
 	}
 	if windowed != len(res.Profiling)-1 {
-		t.Errorf("%d of %d profiling families read window-level, want all but the graphics engine", windowed, len(res.Profiling))
+		t.Errorf("%d of %d profiling reads window-level, want all but the graphics engine of MIG instances", windowed, len(res.Profiling))
 	}
-	if len(res.Profiling) != len(promquery.DefaultProfilingMetrics()) {
-		t.Errorf("%d profiling families read, want %d", len(res.Profiling), len(promquery.DefaultProfilingMetrics()))
+	// The graphics engine is read twice: per chunk for MIG instances,
+	// window-level for whole GPUs.
+	if len(res.Profiling) != len(promquery.DefaultProfilingMetrics())+1 {
+		t.Errorf("%d profiling reads, want %d", len(res.Profiling), len(promquery.DefaultProfilingMetrics())+1)
 	}
 	got := map[string]map[analyzer.Signal]float64{}
 	migInstances := 0

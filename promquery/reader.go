@@ -7,12 +7,14 @@ import (
 	"math"
 	"math/bits"
 	"slices"
+	"sync"
 	"time"
 
 	"github.com/miner-detector/miner-detector/analyzer"
 	v1 "github.com/prometheus/client_golang/api/prometheus/v1"
 	"github.com/prometheus/common/model"
 	"github.com/prometheus/prometheus/model/labels"
+	"golang.org/x/sync/errgroup"
 )
 
 // Reader reads one window of GPU utilization history as analyzer input.
@@ -24,6 +26,8 @@ type Reader struct {
 	// values outside it are re-read raw so exactly the bad samples are
 	// excluded.
 	validMin, validMax float64
+	// slots holds one token per query in flight.
+	slots chan struct{}
 }
 
 // NewReader checks the configuration and returns a Reader. validMin and
@@ -32,7 +36,8 @@ func NewReader(api API, cfg Config, validMin, validMax float64) (*Reader, error)
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	return &Reader{api: api, cfg: cfg, attr: newAttribution(cfg), validMin: validMin, validMax: validMax}, nil
+	return &Reader{api: api, cfg: cfg, attr: newAttribution(cfg), validMin: validMin, validMax: validMax,
+		slots: make(chan struct{}, max(cfg.Concurrency, 1))}, nil
 }
 
 // Result is one window's data with what it took to read it.
@@ -54,7 +59,10 @@ type Result struct {
 type FamilyPlan struct {
 	Signal analyzer.Signal
 	Metric string
-	Plan   QueryPlan
+	// Part, when set, is the share of the metric's series this read took
+	// ("MIG instances", "whole GPUs"): a family read in two ways.
+	Part string
+	Plan QueryPlan
 	// Windowed: read as window-level statistics (instant queries), one
 	// chunk spanning the window per series.
 	Windowed bool
@@ -102,35 +110,108 @@ func (r *Reader) Read(ctx context.Context, end time.Time, window time.Duration) 
 	if err != nil {
 		return res, err
 	}
-	joined := map[seriesKey]*joinedSeries{}
-	for _, fam := range r.cfg.families() {
-		plan, err := r.readFamily(ctx, fam, base, end, window, chunk, res.Semantics, joined, warn)
-		if err != nil {
-			return res, err
-		}
-		if fam.signal == analyzer.SignalUtil {
-			res.Plan = plan
-		} else {
-			fp := FamilyPlan{Signal: fam.signal, Metric: fam.metric, Plan: plan, Windowed: fam.windowed, Stats: len(stats)}
-			if fam.windowed {
-				fp.Stats = bits.OnesCount8(fam.windowStats())
-			}
-			res.Profiling = append(res.Profiling, fp)
-		}
+	fams := r.cfg.families()
+	joined, plans, err := r.readFamilies(ctx, fams, base, end, window, chunk, res.Semantics)
+	warn(joined.warnings)
+	if err != nil {
+		return res, err
 	}
-	if err := r.build(ctx, &res, joined, warn); err != nil {
+	for i, fam := range fams {
+		if fam.signal == analyzer.SignalUtil {
+			res.Plan = plans[i]
+			continue
+		}
+		fp := FamilyPlan{Signal: fam.signal, Metric: fam.metric, Part: string(fam.part), Plan: plans[i], Windowed: fam.windowed, Stats: len(stats)}
+		if fam.windowed {
+			fp.Stats = bits.OnesCount8(fam.windowStats())
+		}
+		res.Profiling = append(res.Profiling, fp)
+	}
+	if err := r.build(ctx, &res, joined.series, warn); err != nil {
 		return res, err
 	}
 	res.Warnings = dedupe(res.Warnings)
 	return res, nil
 }
 
+// readFamilies reads every family concurrently into one joined set, with
+// each family's plan; the set's warnings are sorted (the queries ran
+// concurrently) and kept on error.
+func (r *Reader) readFamilies(ctx context.Context, fams []family, base []*labels.Matcher, end time.Time, window, chunk time.Duration,
+	sem Semantics) (*joinedSet, []QueryPlan, error) {
+	joined := &joinedSet{series: map[seriesKey]*joinedSeries{}, labels: map[model.Fingerprint]*labelSet{}, byRaw: map[string]*labelSet{}}
+	plans := make([]QueryPlan, len(fams))
+	g, gctx := errgroup.WithContext(ctx)
+	for i, fam := range fams {
+		g.Go(func() error {
+			var err error
+			plans[i], err = r.readFamily(gctx, fam, base, end, window, chunk, sem, joined)
+			return err
+		})
+	}
+	err := g.Wait()
+	slices.Sort(joined.warnings)
+	return joined, plans, err
+}
+
+// joinedSet is what the queries of one cycle, running concurrently, join
+// their answers into.
+type joinedSet struct {
+	mu       sync.Mutex
+	series   map[seriesKey]*joinedSeries
+	labels   map[model.Fingerprint]*labelSet
+	byRaw    map[string]*labelSet // by an answer's raw JSON of the labels
+	warnings []string
+}
+
+// labelSet is one set of labels (without the metric name) that the read
+// saw, shared by the series of every signal that carry it: at fleet scale
+// the 17 families of one GPU hold one copy of its labels, not 17.
+type labelSet struct {
+	fp     model.Fingerprint
+	metric model.Metric
+	text   string // metric.String(): the sort key and the name in warnings
+	// What the labels attribute the GPU to, once attributed.
+	attributed bool
+	gpu        analyzer.GPU
+	workload   analyzer.Workload
+}
+
+// sink joins one statistic of a family's answers.
+func (js *joinedSet) sink(stat int, sig analyzer.Signal, g grid, want uint8) sampleSink {
+	return func(l seriesLabels, pts []model.SamplePair) error {
+		js.mu.Lock()
+		defer js.mu.Unlock()
+		j, err := js.joinedFor(l, sig, g, want)
+		if err != nil {
+			return err
+		}
+		for _, p := range pts {
+			j.set(p.Timestamp, stat, float64(p.Value))
+		}
+		return nil
+	}
+}
+
+func (js *joinedSet) warn(ws []string) {
+	if len(ws) == 0 {
+		return
+	}
+	js.mu.Lock()
+	defer js.mu.Unlock()
+	js.warnings = append(js.warnings, ws...)
+}
+
 // readFamily reads one metric's chunk statistics over the window into
-// joined, under the sample budget.
+// joined, under the sample budget, its queries concurrently (at most
+// Config.Concurrency in flight over the whole read).
 func (r *Reader) readFamily(ctx context.Context, fam family, base []*labels.Matcher, end time.Time, window, chunk time.Duration,
-	sem Semantics, joined map[seriesKey]*joinedSeries, warn func([]string)) (QueryPlan, error) {
+	sem Semantics, joined *joinedSet) (QueryPlan, error) {
 	base = withMetric(base, fam.metric)
-	perNode, err := r.seriesPerNode(ctx, fam.metric, base, end.Add(-window), end, warn)
+	if m := fam.part.matcher(r.cfg.MIGInstanceLabel); m != nil {
+		base = append(base, m)
+	}
+	perNode, err := r.seriesPerNode(ctx, fam.metric, base, end.Add(-window), end, joined.warn)
 	if err != nil {
 		return QueryPlan{}, err
 	}
@@ -146,6 +227,7 @@ func (r *Reader) readFamily(ctx context.Context, fam family, base []*labels.Matc
 	if err != nil {
 		return plan, fmt.Errorf("plan queries for %s: %w", fam.metric, err)
 	}
+	g, gctx := errgroup.WithContext(ctx)
 	for _, shard := range plan.Shards {
 		ms := base
 		if shard.Nodes != nil && len(plan.Shards) > 1 {
@@ -156,43 +238,105 @@ func (r *Reader) readFamily(ctx context.Context, fam family, base []*labels.Matc
 			ms = append(slices.Clip(base), m)
 		}
 		sel := rangeOver(selector(fam.metric, ms), chunk, sem)
-		g := newGrid(end, window, chunk)
+		grd := newGrid(end, window, chunk)
 		if fam.windowed {
 			for i, s := range stats {
 				if fam.windowStats()&(1<<i) == 0 {
 					continue
 				}
-				q := chunkExpr(s, sel)
-				v, ws, _, err := r.api.Query(ctx, q, end)
-				if err != nil {
-					return plan, fmt.Errorf("query %s at %s: %w", q, end.Format(time.RFC3339), err)
-				}
-				warn(ws)
-				vec, ok := v.(model.Vector)
-				if !ok {
-					return plan, fmt.Errorf("query %s: got %s, want a vector", q, v.Type())
-				}
-				joinVector(joined, vec, i, fam.signal, g, fam.windowStats())
+				q, sink := chunkExpr(s, sel), joined.sink(i, fam.signal, grd, fam.windowStats())
+				g.Go(func() error {
+					ws, err := r.query(gctx, q, end, sink)
+					joined.warn(ws)
+					if err != nil {
+						return fmt.Errorf("query %s at %s: %w", q, end.Format(time.RFC3339), err)
+					}
+					return nil
+				})
 			}
 			continue
 		}
 		for _, sl := range plan.Slices {
 			for i, s := range stats {
-				q := chunkExpr(s, sel)
-				v, ws, _, err := r.api.QueryRange(ctx, q, v1.Range{Start: sl.First, End: sl.Last, Step: chunk})
-				if err != nil {
-					return plan, fmt.Errorf("query %s over %s..%s: %w", q, sl.First.Format(time.RFC3339), sl.Last.Format(time.RFC3339), err)
-				}
-				warn(ws)
-				m, ok := v.(model.Matrix)
-				if !ok {
-					return plan, fmt.Errorf("query %s: got %s, want a matrix", q, v.Type())
-				}
-				join(joined, m, i, fam.signal, g)
+				q, sink := chunkExpr(s, sel), joined.sink(i, fam.signal, grd, allStats)
+				g.Go(func() error {
+					ws, err := r.queryRange(gctx, q, v1.Range{Start: sl.First, End: sl.Last, Step: chunk}, sink)
+					joined.warn(ws)
+					if err != nil {
+						return fmt.Errorf("query %s over %s..%s: %w", q, sl.First.Format(time.RFC3339), sl.Last.Format(time.RFC3339), err)
+					}
+					return nil
+				})
 			}
 		}
 	}
-	return plan, nil
+	return plan, g.Wait()
+}
+
+// acquire takes one of the read's query slots until release.
+func (r *Reader) acquire(ctx context.Context) (release func(), err error) {
+	select {
+	case r.slots <- struct{}{}:
+		return func() { <-r.slots }, nil
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+}
+
+// query runs an instant query into sink, decoding it as it streams in when
+// the API can.
+func (r *Reader) query(ctx context.Context, q string, at time.Time, sink sampleSink) ([]string, error) {
+	release, err := r.acquire(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer release()
+	if s, ok := r.api.(streamer); ok {
+		return s.queryInto(ctx, q, at, sink)
+	}
+	v, ws, _, err := r.api.Query(ctx, q, at)
+	if err != nil {
+		return ws, err
+	}
+	return ws, feed(v, sink)
+}
+
+// queryRange runs a range query into sink, as query does.
+func (r *Reader) queryRange(ctx context.Context, q string, rng v1.Range, sink sampleSink) ([]string, error) {
+	release, err := r.acquire(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer release()
+	if s, ok := r.api.(streamer); ok {
+		return s.queryRangeInto(ctx, q, rng, sink)
+	}
+	v, ws, _, err := r.api.QueryRange(ctx, q, rng)
+	if err != nil {
+		return ws, err
+	}
+	return ws, feed(v, sink)
+}
+
+// feed passes a materialised answer to sink, series by series.
+func feed(v model.Value, sink sampleSink) error {
+	switch v := v.(type) {
+	case model.Matrix:
+		for _, ss := range v {
+			if err := sink(seriesLabels{metric: ss.Metric}, ss.Values); err != nil {
+				return err
+			}
+		}
+	case model.Vector:
+		for _, s := range v {
+			if err := sink(seriesLabels{metric: s.Metric}, []model.SamplePair{{Timestamp: s.Timestamp, Value: s.Value}}); err != nil {
+				return err
+			}
+		}
+	default:
+		return fmt.Errorf("got %s, want a vector or a matrix", v.Type())
+	}
+	return nil
 }
 
 // withMetric returns the matchers with the metric-name matcher set to metric.
@@ -232,14 +376,29 @@ func (r *Reader) semantics(ctx context.Context, end time.Time, warn func([]strin
 // seriesPerNode counts the metric's series in the window per node, from the
 // series index (no samples are read).
 func (r *Reader) seriesPerNode(ctx context.Context, metric string, base []*labels.Matcher, start, end time.Time, warn func([]string)) (map[string]int, error) {
-	sets, ws, _, err := r.api.Series(ctx, []string{selector(metric, base).String()}, start, end)
+	release, err := r.acquire(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer release()
+	out := map[string]int{}
+	count := func(node string) { out[node]++ }
+	match := selector(metric, base).String()
+	if s, ok := r.api.(streamer); ok {
+		ws, err := s.seriesInto(ctx, match, start, end, r.cfg.NodeLabel, count)
+		warn(ws)
+		if err != nil {
+			return nil, fmt.Errorf("list series of %s: %w", metric, err)
+		}
+		return out, nil
+	}
+	sets, ws, _, err := r.api.Series(ctx, []string{match}, start, end)
 	if err != nil {
 		return nil, fmt.Errorf("list series of %s: %w", metric, err)
 	}
 	warn(ws)
-	out := map[string]int{}
 	for _, s := range sets {
-		out[string(s[model.LabelName(r.cfg.NodeLabel)])]++
+		count(string(s[model.LabelName(r.cfg.NodeLabel)]))
 	}
 	return out, nil
 }
@@ -249,7 +408,7 @@ func (r *Reader) seriesPerNode(ctx context.Context, metric string, base []*label
 // per point.
 type joinedSeries struct {
 	signal analyzer.Signal
-	metric model.Metric
+	labels *labelSet
 	grid   grid
 	vals   [][5]float64
 	seen   []uint8 // bit i set: stats[i] present
@@ -293,42 +452,53 @@ type seriesKey struct {
 	fp     model.Fingerprint
 }
 
-func join(into map[seriesKey]*joinedSeries, m model.Matrix, stat int, sig analyzer.Signal, g grid) {
-	for _, ss := range m {
-		j := joinedFor(into, ss.Metric, sig, g, allStats)
-		for _, p := range ss.Values {
-			j.set(p.Timestamp, stat, float64(p.Value))
+// joinedFor is the joined series of the labels for the signal, created on
+// first sight. Call with js.mu held.
+func (js *joinedSet) joinedFor(l seriesLabels, sig analyzer.Signal, g grid, want uint8) (*joinedSeries, error) {
+	ls, err := js.labelSetOf(l)
+	if err != nil {
+		return nil, err
+	}
+	key := seriesKey{sig, ls.fp}
+	j := js.series[key]
+	if j == nil {
+		j = &joinedSeries{signal: sig, labels: ls, grid: g, vals: make([][5]float64, g.n), seen: make([]uint8, g.n), want: want}
+		js.series[key] = j
+	}
+	return j, nil
+}
+
+// labelSetOf is the label set of an answer's series: found by its raw JSON
+// when the read has seen those bytes, else decoded, and recorded. Call with
+// js.mu held.
+func (js *joinedSet) labelSetOf(l seriesLabels) (*labelSet, error) {
+	if l.raw != nil {
+		if ls, ok := js.byRaw[string(l.raw)]; ok {
+			return ls, nil
 		}
 	}
-}
-
-// joinVector joins one statistic of window-level instant queries: one
-// point per series, at the evaluation time.
-func joinVector(into map[seriesKey]*joinedSeries, v model.Vector, stat int, sig analyzer.Signal, g grid, want uint8) {
-	for _, smp := range v {
-		joinedFor(into, smp.Metric, sig, g, want).set(smp.Timestamp, stat, float64(smp.Value))
+	m, err := l.decode()
+	if err != nil {
+		return nil, err
 	}
-}
-
-func joinedFor(into map[seriesKey]*joinedSeries, m model.Metric, sig analyzer.Signal, g grid, want uint8) *joinedSeries {
-	if _, ok := m[model.MetricNameLabel]; ok {
-		// VictoriaMetrics keeps the metric name after the rollups that do
-		// not change the meaning of the values (avg/min/max_over_time, not
-		// count/stddev_over_time): "MetricsQL keeps metric names after
-		// applying functions, which don't change the meaning of the original
-		// time series" (docs.victoriametrics.com/victoriametrics/metricsql/).
-		// Join on the labels alone, as on Prometheus, or the five answers
-		// of one series land in two and every chunk is incomplete.
-		m = m.Clone()
-		delete(m, model.MetricNameLabel)
+	// VictoriaMetrics keeps the metric name after the rollups that do not
+	// change the meaning of the values (avg/min/max_over_time, not
+	// count/stddev_over_time): "MetricsQL keeps metric names after applying
+	// functions, which don't change the meaning of the original time
+	// series" (docs.victoriametrics.com/victoriametrics/metricsql/). Join on
+	// the labels alone, as on Prometheus, or the five answers of one series
+	// land in two and every chunk is incomplete.
+	delete(m, model.MetricNameLabel)
+	fp := m.Fingerprint()
+	ls := js.labels[fp]
+	if ls == nil {
+		ls = &labelSet{fp: fp, metric: m, text: m.String()}
+		js.labels[fp] = ls
 	}
-	key := seriesKey{sig, m.Fingerprint()}
-	j := into[key]
-	if j == nil {
-		j = &joinedSeries{signal: sig, metric: m, grid: g, vals: make([][5]float64, g.n), seen: make([]uint8, g.n), want: want}
-		into[key] = j
+	if l.raw != nil {
+		js.byRaw[string(l.raw)] = ls
 	}
-	return j
+	return ls, nil
 }
 
 // set records one statistic at t; a point off the grid is outside the
@@ -351,18 +521,22 @@ func (r *Reader) build(ctx context.Context, res *Result, joined map[seriesKey]*j
 	}
 	order := make([]sortable, 0, len(joined))
 	for k, j := range joined {
-		order = append(order, sortable{k, j.metric.String()})
+		order = append(order, sortable{k, j.labels.text})
 	}
 	slices.SortFunc(order, func(a, b sortable) int {
 		return cmp.Or(cmp.Compare(a.key.signal, b.key.signal), cmp.Compare(a.labels, b.labels))
 	})
 	for _, o := range order {
 		j := joined[o.key]
-		w := r.attr.workload(j.metric)
-		if !r.attr.wanted(w) {
+		delete(joined, o.key) // its grid is garbage once built
+		ls := j.labels
+		if !ls.attributed {
+			ls.gpu, ls.workload, ls.attributed = r.attr.gpu(ls.metric), r.attr.workload(ls.metric), true
+		}
+		if !r.attr.wanted(ls.workload) {
 			continue
 		}
-		s := analyzer.Series{Signal: j.signal, GPU: r.attr.gpu(j.metric), Workload: w}
+		s := analyzer.Series{Signal: j.signal, GPU: ls.gpu, Workload: ls.workload}
 		lo, hi := r.validMin, r.validMax
 		if j.signal != analyzer.SignalUtil {
 			lo, hi = j.signal.ValidRange()
@@ -379,7 +553,7 @@ func (r *Reader) build(ctx context.Context, res *Result, joined map[seriesKey]*j
 					}
 				}
 			} else if seen != j.want {
-				warn([]string{fmt.Sprintf("incomplete statistics for %s at %s: the server answered some of the five queries only", j.metric, t.Time().UTC().Format(time.RFC3339))})
+				warn([]string{fmt.Sprintf("incomplete statistics for %s at %s: the server answered some of the five queries only", j.labels.text, t.Time().UTC().Format(time.RFC3339))})
 				continue
 			}
 			v := j.vals[i]
@@ -394,7 +568,7 @@ func (r *Reader) build(ctx context.Context, res *Result, joined map[seriesKey]*j
 				if j.signal == analyzer.SignalUtil && res.Rereads < r.cfg.MaxRereads {
 					res.Rereads++
 					var err error
-					if c, err = r.reread(ctx, j.metric, t.Time(), res.Input.Chunk, res.Semantics, warn); err != nil {
+					if c, err = r.reread(ctx, j.labels.metric, t.Time(), res.Input.Chunk, res.Semantics, warn); err != nil {
 						return err
 					}
 				} else {

@@ -35,6 +35,20 @@ func Cases() []Case {
 	}
 }
 
+// selected reports whether the case's name contains one of names (all
+// cases when names is empty).
+func (c Case) selected(names []string) bool {
+	if len(names) == 0 {
+		return true
+	}
+	for _, n := range names {
+		if strings.Contains(c.Name, n) {
+			return true
+		}
+	}
+	return false
+}
+
 // Options configure Run.
 type Options struct {
 	GPUs       []int
@@ -43,8 +57,13 @@ type Options struct {
 	Detector   string // the miner-detector binary
 	WorkDir    string // scratch: run directories, configs, logs
 	End        time.Time
-	FloorRuns  int       // the floor is the fastest of this many passes (default 2)
-	Log        io.Writer // progress
+	FloorRuns  int // the floor is the fastest of this many passes (default 2)
+	// Cases, when set, keeps only the cases whose name contains one of
+	// them ("24h").
+	Cases []string
+	// Tuning is how the detector is run.
+	Tuning Tuning
+	Log    io.Writer // progress
 }
 
 // Run measures every case for every fleet size in opts.GPUs, smallest
@@ -65,6 +84,9 @@ func Run(ctx context.Context, opts Options) ([]Row, error) {
 	var rows []Row
 	for _, gpus := range opts.GPUs {
 		for _, c := range Cases() {
+			if !c.selected(opts.Cases) {
+				continue
+			}
 			row, err := runCase(ctx, opts, gpus, c, logf)
 			if err != nil {
 				return rows, fmt.Errorf("%d GPUs, %s: %w", gpus, c.Name, err)
@@ -125,7 +147,7 @@ func runCase(ctx context.Context, opts Options, gpus int, c Case, logf func(stri
 	}
 
 	proxy.Reset()
-	row.Cycle = RunCycle(ctx, opts.Detector, work, proxy.URL, c.Window, opts.End, c.ReadProfiling)
+	row.Cycle = RunCycle(ctx, opts.Detector, work, proxy.URL, c.Window, opts.End, c.ReadProfiling, opts.Tuning)
 	row.Cycle.Received, row.Cycle.Responses = proxy.Bytes(), proxy.Responses()
 	wait := proxy.ServerWait()
 	q := row.Cycle.Query

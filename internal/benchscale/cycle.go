@@ -37,14 +37,27 @@ type Cycle struct {
 	Stderr      string // the last lines of its log
 }
 
+// Tuning is how the detector is run, beyond the case's window and signals.
+type Tuning struct {
+	// Concurrency, when positive, is its query.concurrency.
+	Concurrency int
+	// GoMemLimit, when set, is its GOMEMLIMIT (e.g. 180MiB).
+	GoMemLimit string
+	// KeepOutput, when set, is a file the JSON output is copied to.
+	KeepOutput string
+}
+
 // RunCycle runs `detector scan` once against promURL over the window ending
-// at at, as JSON, with readProfiling set as asked, in workDir (config,
-// output). The output is streamed to a file and only its "query" object
+// at at, as JSON, with readProfiling set as asked and tuned by t, in
+// workDir (config, output). The output is streamed to a file and only its "query" object
 // decoded.
-func RunCycle(ctx context.Context, detector, workDir, promURL string, window time.Duration, at time.Time, readProfiling bool) Cycle {
+func RunCycle(ctx context.Context, detector, workDir, promURL string, window time.Duration, at time.Time, readProfiling bool, t Tuning) Cycle {
 	var c Cycle
-	cfg := fmt.Sprintf("prometheus:\n  url: %s\n  timeout: 10m\nquery:\n  readProfiling: %t\nwindow: %s\n",
-		promURL, readProfiling, promDuration(window))
+	cfg := fmt.Sprintf("prometheus:\n  url: %s\n  timeout: 10m\nquery:\n  readProfiling: %t\n", promURL, readProfiling)
+	if t.Concurrency > 0 {
+		cfg += fmt.Sprintf("  concurrency: %d\n", t.Concurrency)
+	}
+	cfg += fmt.Sprintf("window: %s\n", promDuration(window))
 	cfgFile := filepath.Join(workDir, "detector.yaml")
 	if err := os.WriteFile(cfgFile, []byte(cfg), 0o644); err != nil {
 		c.Err = err
@@ -62,6 +75,9 @@ func RunCycle(ctx context.Context, detector, workDir, promURL string, window tim
 		"--window", promDuration(window), "--at", strconv.FormatInt(at.Unix(), 10),
 		"--output", "json", "--kubeconfig", "", "--log-level", "warn")
 	cmd.Env = append(os.Environ(), "KUBECONFIG=")
+	if t.GoMemLimit != "" {
+		cmd.Env = append(cmd.Env, "GOMEMLIMIT="+t.GoMemLimit)
+	}
 	cmd.Stdout, cmd.Stderr = out, &tail{buf: &stderr, max: 8 << 10}
 	cmd.Cancel = func() error { return cmd.Process.Signal(syscall.SIGTERM) }
 	start := time.Now()
@@ -79,6 +95,11 @@ func RunCycle(ctx context.Context, detector, workDir, promURL string, window tim
 	}
 	if fi, err := os.Stat(outFile); err == nil {
 		c.OutputBytes = fi.Size()
+	}
+	if t.KeepOutput != "" {
+		if err := os.Link(outFile, t.KeepOutput); err != nil && runErr == nil {
+			runErr = fmt.Errorf("keep output: %w", err)
+		}
 	}
 	if runErr != nil {
 		c.Err = fmt.Errorf("scan: %w", runErr)

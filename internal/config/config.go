@@ -97,6 +97,9 @@ type Query struct {
 	Chunk              Duration `json:"chunk"`
 	RangeSemantics     string   `json:"rangeSemantics"`
 	SampleLimit        string   `json:"sampleLimit"`
+	// Concurrency is how many queries a cycle keeps in flight (the server
+	// evaluates each on one core).
+	Concurrency int `json:"concurrency"`
 	// ReadProfiling reads dcgm-exporter's profiling metrics (tensor and FP
 	// pipes, SM and DRAM activity, PCIe/NVLink, power) for the rules beyond
 	// utilization. Without them those rules step aside, and say so.
@@ -252,6 +255,7 @@ func Default() Config {
 			Metric: q.Metric, NodeLabel: q.NodeLabel, GPULabel: q.GPULabel, UUIDLabel: q.UUIDLabel,
 			ModelLabel: q.ModelLabel, ExporterPods: q.ExporterPods, ExporterNamespaces: q.ExporterNamespaces, MaxSamples: q.MaxSamples,
 			RangeSemantics: string(q.RangeSemantics), SampleLimit: string(q.SampleLimit), ReadProfiling: true,
+			Concurrency: q.Concurrency,
 		},
 		Window:   Duration(time.Hour),
 		Schedule: "*/5 * * * *",
@@ -497,6 +501,7 @@ func (c Config) PromQuery() promquery.Config {
 	q.ExporterNamespaces = c.Query.ExporterNamespaces
 	q.Namespaces, q.ExcludeNamespaces = c.Query.Namespaces, c.Query.ExcludeNamespaces
 	q.MaxSamples, q.Chunk = c.Query.MaxSamples, c.Query.Chunk.D()
+	q.Concurrency = c.Query.Concurrency
 	q.RangeSemantics = promquery.Semantics(c.Query.RangeSemantics)
 	if c.Query.SampleLimit != "" {
 		q.SampleLimit = promquery.SampleLimit(c.Query.SampleLimit)

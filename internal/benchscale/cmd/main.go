@@ -40,6 +40,11 @@ func run() error {
 	prometheus := flag.String("prometheus", "/usr/bin/prometheus", "the Prometheus server binary")
 	detector := flag.String("detector", "", "a miner-detector binary (default: go build ./cmd/miner-detector)")
 	floorRuns := flag.Int("floor-runs", 2, "measure the floor this many times, keep the fastest")
+	cases := flag.String("cases", "", "only the cases whose name contains one of these, comma-separated (e.g. 24h)")
+	var tuning benchscale.Tuning
+	flag.IntVar(&tuning.Concurrency, "concurrency", 0, "the detector's query.concurrency (0: its default)")
+	flag.StringVar(&tuning.GoMemLimit, "gomemlimit", "", "the detector's GOMEMLIMIT (e.g. 180MiB; empty: none)")
+	flag.StringVar(&tuning.KeepOutput, "keep-output", "", "keep the last cycle's JSON output at this path")
 	flag.Parse()
 
 	var gpus []int
@@ -71,8 +76,12 @@ func run() error {
 	}
 
 	start := time.Now()
-	rows, runErr := benchscale.Run(ctx, benchscale.Options{GPUs: gpus, CacheDir: cacheDir, Prometheus: *prometheus,
-		Detector: *detector, WorkDir: work, FloorRuns: *floorRuns, Log: os.Stderr})
+	opts := benchscale.Options{GPUs: gpus, CacheDir: cacheDir, Prometheus: *prometheus,
+		Detector: *detector, WorkDir: work, FloorRuns: *floorRuns, Log: os.Stderr, Tuning: tuning}
+	if *cases != "" {
+		opts.Cases = strings.Split(*cases, ",")
+	}
+	rows, runErr := benchscale.Run(ctx, opts)
 	fmt.Fprintf(os.Stderr, "bench-scale: done in %s\n", time.Since(start).Round(time.Second))
 	if len(rows) > 0 {
 		fmt.Printf("\nbench-scale %s, %d CPUs, Prometheus %s, window ending %s\n\n", time.Now().UTC().Format("2006-01-02"),
