@@ -1,10 +1,12 @@
 package analyzer
 
 import (
+	"encoding/json"
 	"math"
 	"math/big"
 	"math/rand/v2"
 	"testing"
+	"time"
 )
 
 // twoPass is the reference: mean and population stddev straight from the
@@ -127,5 +129,34 @@ func BenchmarkMerge10kGPUs288Chunks(b *testing.B) {
 				b.Fatal("bad count")
 			}
 		}
+	}
+}
+
+// A curve point is written as [end, mean, samples], the mean to 2
+// decimals, and read back; a NaN mean is null.
+func TestChunkMeanJSON(t *testing.T) {
+	end := time.Date(2026, 1, 5, 11, 5, 0, 0, time.UTC)
+	for _, c := range []struct {
+		in   ChunkMean
+		want string
+	}{
+		{ChunkMean{End: end, Mean: 99.87654, Samples: 20}, `[1767611100,99.88,20]`},
+		{ChunkMean{End: end, Mean: 100, Samples: 1}, `[1767611100,100,1]`},
+		{ChunkMean{End: end, Mean: math.NaN(), Samples: 3}, `[1767611100,null,3]`},
+	} {
+		b, err := json.Marshal(c.in)
+		if err != nil || string(b) != c.want {
+			t.Errorf("Marshal(%+v) = %s, %v; want %s", c.in, b, err, c.want)
+			continue
+		}
+		var back ChunkMean
+		if err := json.Unmarshal(b, &back); err != nil || !back.End.Equal(end) || back.Samples != c.in.Samples ||
+			!(math.Abs(back.Mean-c.in.Mean) <= 0.005 || math.IsNaN(back.Mean) && math.IsNaN(c.in.Mean)) {
+			t.Errorf("Unmarshal(%s) = %+v, %v", b, back, err)
+		}
+	}
+	var bad ChunkMean
+	if err := json.Unmarshal([]byte(`{"end":"x"}`), &bad); err == nil {
+		t.Error("an object is not a curve point")
 	}
 }

@@ -1,6 +1,12 @@
 package analyzer
 
-import "time"
+import (
+	"encoding/json"
+	"fmt"
+	"math"
+	"strconv"
+	"time"
+)
 
 // Report is the outcome of one evaluation of the fleet.
 type Report struct {
@@ -136,4 +142,41 @@ type GPUCurve struct {
 	UUID        string      `json:"uuid"`
 	MIGInstance string      `json:"mig_instance,omitempty"`
 	ChunkMeans  []ChunkMean `json:"chunk_means"`
+}
+
+// MarshalJSON writes a curve point as [end (Unix seconds), mean (2
+// decimals), samples]: curves are most of a fleet's JSON report, and the
+// point is evidence for a reader, not an input to exact statistics (the
+// GPU's mean and stddev are exact).
+func (c ChunkMean) MarshalJSON() ([]byte, error) {
+	b := make([]byte, 0, 32)
+	b = append(b, '[')
+	b = strconv.AppendInt(b, c.End.Unix(), 10)
+	b = append(b, ',')
+	if math.IsNaN(c.Mean) || math.IsInf(c.Mean, 0) {
+		b = append(b, "null"...)
+	} else {
+		b = strconv.AppendFloat(b, math.Round(c.Mean*100)/100, 'f', -1, 64)
+	}
+	b = append(b, ',')
+	b = strconv.AppendInt(b, c.Samples, 10)
+	return append(b, ']'), nil
+}
+
+// UnmarshalJSON reads what MarshalJSON writes.
+func (c *ChunkMean) UnmarshalJSON(b []byte) error {
+	var v [3]*float64
+	if err := json.Unmarshal(b, &v); err != nil {
+		return fmt.Errorf("curve point %s: want [end, mean, samples]: %w", b, err)
+	}
+	if v[0] == nil || v[2] == nil {
+		return fmt.Errorf("curve point %s: end and samples must be numbers", b)
+	}
+	c.End = time.Unix(int64(*v[0]), 0).UTC()
+	c.Mean = math.NaN()
+	if v[1] != nil {
+		c.Mean = *v[1]
+	}
+	c.Samples = int64(*v[2])
+	return nil
 }

@@ -44,6 +44,11 @@ func runCommand(ctx context.Context, args []string, _, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
+	if limit, why, err := applyMemoryLimit(); err != nil {
+		log.Warn("no Go memory limit set", "err", err)
+	} else {
+		log.Info("go memory limit", "bytes", limit, "from", why)
+	}
 	kube, err := kubeClient(c.kubeconfig, cfg.Kubernetes.Timeout.D())
 	if err != nil {
 		return err

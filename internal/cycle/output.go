@@ -1,7 +1,10 @@
 package cycle
 
 import (
+	"bufio"
+	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"strings"
@@ -170,12 +173,47 @@ func jsonGPU(g analyzer.GPUReport) JSONGPU {
 	}
 }
 
-// WriteJSON writes the result as indented JSON, as v says.
+// WriteJSON writes the result as one line of compact JSON (pipe it through
+// jq to read it), as v says. Pods are encoded one at a time as they are
+// written: a 10,000-pod report is never held encoded in memory.
 func (r Result) WriteJSON(w io.Writer, v View) error {
-	enc := json.NewEncoder(w)
-	enc.SetIndent("", "  ")
+	view := r.JSONView(v)
+	pods := view.Pods
+	view.Pods = []JSONPod{}
+	var head bytes.Buffer
+	enc := json.NewEncoder(&head)
 	enc.SetEscapeHTML(false)
-	return enc.Encode(r.JSONView(v))
+	if err := enc.Encode(view); err != nil {
+		return fmt.Errorf("encode result: %w", err)
+	}
+	// The only unescaped `"pods":[]` is the key itself: string values
+	// escape their quotes.
+	before, after, ok := bytes.Cut(head.Bytes(), []byte(`"pods":[]`))
+	if !ok {
+		return errors.New("encode result: no pods key in the encoded result")
+	}
+	bw := bufio.NewWriter(w)
+	bw.Write(before)
+	bw.WriteString(`"pods":[`)
+	var pod bytes.Buffer
+	podEnc := json.NewEncoder(&pod)
+	podEnc.SetEscapeHTML(false)
+	for i, p := range pods {
+		if i > 0 {
+			bw.WriteByte(',')
+		}
+		pod.Reset()
+		if err := podEnc.Encode(p); err != nil {
+			return fmt.Errorf("encode pod %s/%s: %w", p.Namespace, p.Pod, err)
+		}
+		bw.Write(bytes.TrimSuffix(pod.Bytes(), []byte("\n")))
+	}
+	bw.WriteByte(']')
+	bw.Write(after)
+	if err := bw.Flush(); err != nil {
+		return fmt.Errorf("write result: %w", err)
+	}
+	return nil
 }
 
 // WriteTable writes a summary, one line per pod that is not benign (every

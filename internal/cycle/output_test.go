@@ -3,11 +3,12 @@ package cycle_test
 import (
 	"bytes"
 	"context"
-	"github.com/miner-detector/miner-detector/internal/golden"
+	"encoding/json"
 	"testing"
 
 	"github.com/miner-detector/miner-detector/internal/config"
 	"github.com/miner-detector/miner-detector/internal/cycle"
+	"github.com/miner-detector/miner-detector/internal/golden"
 )
 
 // The table and JSON outputs of a dry-run cycle over the simulated fleet are
@@ -43,6 +44,20 @@ func TestOutputGolden(t *testing.T) {
 	}
 	golden.Check(t, "scan.table.golden", table.Bytes())
 	golden.Check(t, "scan-all.table.golden", all.Bytes())
-	golden.Check(t, "scan.json.golden", js.Bytes())
-	golden.Check(t, "scan-all-curves.json.golden", jsAll.Bytes())
+	golden.Check(t, "scan.json.golden", indented(t, js.Bytes()))
+	golden.Check(t, "scan-all-curves.json.golden", indented(t, jsAll.Bytes()))
+}
+
+// indented checks that WriteJSON wrote one line of valid JSON and indents it
+// for the golden file, where a reviewer reads it.
+func indented(t *testing.T, compact []byte) []byte {
+	t.Helper()
+	if n := bytes.Count(compact, []byte("\n")); n != 1 || !bytes.HasSuffix(compact, []byte("\n")) {
+		t.Errorf("JSON output is %d lines, want one", n)
+	}
+	var out bytes.Buffer
+	if err := json.Indent(&out, compact, "", "  "); err != nil {
+		t.Fatalf("JSON output does not parse: %v", err)
+	}
+	return append(out.Bytes(), '\n')
 }
