@@ -143,8 +143,9 @@ func TestRepeatOffender(t *testing.T) {
 	}
 }
 
-// What never escalates: dry-run (nothing is deleted), findings on
-// utilization alone, and protected pods; an owner's record lapses an
+// What never escalates: findings on utilization alone, protected pods and
+// shared GPUs; dry-run escalates only on deletions recorded in enforce mode
+// and stops nothing; an owner's record lapses an
 // escalation period after its last miner verdict.
 func TestRepeatOffenderNeverEscalates(t *testing.T) {
 	three := func() State {
@@ -162,6 +163,9 @@ func TestRepeatOffenderNeverEscalates(t *testing.T) {
 	util.DeleteWithoutProfiling = true
 	protected := enforcePolicy()
 	protected.ProtectedNamespaces = []string{"free"}
+	shared := ownedMiner("miner-d", true)
+	shared.GPUs[0] = sharedWith(shared.GPUs[0], key("free", "other"))
+	shared.Shared = true
 	for _, c := range []struct {
 		name string
 		p    Policy
@@ -171,6 +175,7 @@ func TestRepeatOffenderNeverEscalates(t *testing.T) {
 		{"dry-run: escalated on recorded deletions, the stop only said", dry, ownedMiner("miner-d", true), []string{"record", "notify", "skip_delete", "escalate", "stop_owner"}},
 		{"utilization alone never escalates", util, utilOnly, []string{"record", "notify", "delete"}},
 		{"protected namespace: neither deleted nor escalated", protected, ownedMiner("miner-d", true), []string{"record", "notify", "skip_delete"}},
+		{"shared GPU: neither deleted nor escalated", enforcePolicy(), shared, []string{"record", "notify", "skip_delete"}},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			c.p.StopOwners = true
