@@ -182,6 +182,16 @@ func controlPlane(t *testing.T) (*kubetest.Cluster, rbacObjects, *rest.Config) {
 	return c, objs, rc
 }
 
+// serviceAccountClient is a client acting as the chart's ServiceAccount.
+func serviceAccountClient(t *testing.T, rc *rest.Config) kubernetes.Interface {
+	t.Helper()
+	kube, err := kubernetes.NewForConfig(rc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return kube
+}
+
 // minerScenario is one namespace with one miner pod on gpu-node-1 GPU 0 and
 // an embedded Prometheus holding its utilization for the window before at.
 type minerScenario struct {
@@ -271,10 +281,7 @@ func runEnforce(ctx context.Context, t *testing.T, sc minerScenario, kube kubern
 func TestChartRBACIsEnough(t *testing.T) {
 	ctx := context.Background()
 	cluster, _, rc := controlPlane(t)
-	kube, err := kubernetes.NewForConfig(rc)
-	if err != nil {
-		t.Fatal(err)
-	}
+	kube := serviceAccountClient(t, rc)
 	cfg := enforceConfig()
 	if missing, err := missingPermissions(ctx, kube, requiredPermissions(cfg)); err != nil || len(missing) > 0 {
 		t.Fatalf("start-up permission check: missing %v, err %v", missing, err)
@@ -439,10 +446,7 @@ func holder(l *coordinationv1.Lease) string {
 func TestChartRBACIsMinimal(t *testing.T) {
 	ctx := context.Background()
 	cluster, objs, rc := controlPlane(t)
-	kube, err := kubernetes.NewForConfig(rc)
-	if err != nil {
-		t.Fatal(err)
-	}
+	kube := serviceAccountClient(t, rc)
 	rules := objs.rules()
 	if len(rules) < 4 {
 		t.Fatalf("%d RBAC rules in the chart, want at least pods, events, configmaps and leases", len(rules))

@@ -15,7 +15,6 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/kubernetes"
 
 	"github.com/miner-detector/miner-detector/actions"
@@ -49,10 +48,6 @@ func newOwnerScenario(ctx context.Context, t *testing.T, admin kubernetes.Interf
 			t.Fatal(err)
 		}
 	}
-	controller := func(apiVersion, kind, name string, uid types.UID) []metav1.OwnerReference {
-		yes := true
-		return []metav1.OwnerReference{{APIVersion: apiVersion, Kind: kind, Name: name, UID: uid, Controller: &yes}}
-	}
 	labels := map[string]string{"app": "miner"}
 	podSpec := corev1.PodSpec{Containers: []corev1.Container{{Name: "xmrig", Image: "busybox"}}}
 	template := corev1.PodTemplateSpec{ObjectMeta: metav1.ObjectMeta{Labels: labels}, Spec: podSpec}
@@ -67,12 +62,12 @@ func newOwnerScenario(ctx context.Context, t *testing.T, admin kubernetes.Interf
 	}, metav1.CreateOptions{})
 	must(err)
 	rs, err := admin.AppsV1().ReplicaSets(ns).Create(ctx, &appsv1.ReplicaSet{
-		ObjectMeta: metav1.ObjectMeta{Name: "miner-7d9f", OwnerReferences: controller("apps/v1", "Deployment", "miner", sc.deploy.UID)},
+		ObjectMeta: metav1.ObjectMeta{Name: "miner-7d9f", OwnerReferences: controllerOf("apps/v1", "Deployment", "miner", sc.deploy.UID)},
 		Spec:       appsv1.ReplicaSetSpec{Replicas: &three, Selector: &metav1.LabelSelector{MatchLabels: labels}, Template: template},
 	}, metav1.CreateOptions{})
 	must(err)
 	pod, err := admin.CoreV1().Pods(ns).Create(ctx, &corev1.Pod{
-		ObjectMeta: metav1.ObjectMeta{Name: "miner-7d9f-x2x4q", Labels: labels, OwnerReferences: controller("apps/v1", "ReplicaSet", rs.Name, rs.UID)},
+		ObjectMeta: metav1.ObjectMeta{Name: "miner-7d9f-x2x4q", Labels: labels, OwnerReferences: controllerOf("apps/v1", "ReplicaSet", rs.Name, rs.UID)},
 		Spec:       podSpec,
 	}, metav1.CreateOptions{})
 	must(err)
@@ -86,12 +81,12 @@ func newOwnerScenario(ctx context.Context, t *testing.T, admin kubernetes.Interf
 	}, metav1.CreateOptions{})
 	must(err)
 	job, err := admin.BatchV1().Jobs(ns).Create(ctx, &batchv1.Job{
-		ObjectMeta: metav1.ObjectMeta{Name: "nightly-29000000", OwnerReferences: controller("batch/v1", "CronJob", "nightly", sc.cron.UID)},
+		ObjectMeta: metav1.ObjectMeta{Name: "nightly-29000000", OwnerReferences: controllerOf("batch/v1", "CronJob", "nightly", sc.cron.UID)},
 		Spec:       batchv1.JobSpec{Template: jobTemplate},
 	}, metav1.CreateOptions{})
 	must(err)
 	pod, err = admin.CoreV1().Pods(ns).Create(ctx, &corev1.Pod{
-		ObjectMeta: metav1.ObjectMeta{Name: "nightly-29000000-abcde", OwnerReferences: controller("batch/v1", "Job", job.Name, job.UID)},
+		ObjectMeta: metav1.ObjectMeta{Name: "nightly-29000000-abcde", OwnerReferences: controllerOf("batch/v1", "Job", job.Name, job.UID)},
 		Spec:       jobTemplate.Spec,
 	}, metav1.CreateOptions{})
 	must(err)
@@ -115,10 +110,7 @@ func newOwnerScenario(ctx context.Context, t *testing.T, admin kubernetes.Interf
 func TestOwnersOnRealAPIServer(t *testing.T) {
 	ctx := context.Background()
 	cluster, _, rc := controlPlane(t)
-	kube, err := kubernetes.NewForConfig(rc)
-	if err != nil {
-		t.Fatal(err)
-	}
+	kube := serviceAccountClient(t, rc)
 	sc := newOwnerScenario(ctx, t, cluster.Admin, "owners")
 	cfg := enforceConfig()
 	cfg.Actions.Owners.StopOwners = true
@@ -303,10 +295,7 @@ func TestOwnersOnRealAPIServer(t *testing.T) {
 func TestStopOwnersRBACIsMinimal(t *testing.T) {
 	ctx := context.Background()
 	cluster, _, rc := controlPlane(t)
-	kube, err := kubernetes.NewForConfig(rc)
-	if err != nil {
-		t.Fatal(err)
-	}
+	kube := serviceAccountClient(t, rc)
 	objs := loadRBACFile(t, stopOwnersManifests)
 	cfg := enforceConfig()
 	cfg.Actions.Owners.StopOwners = true

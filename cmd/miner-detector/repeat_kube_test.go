@@ -180,10 +180,7 @@ func deletedIn(results []cycle.Result, pod string) int {
 func TestRepeatOffenderOnRealAPIServer(t *testing.T) {
 	ctx := context.Background()
 	cluster, _, rc := controlPlane(t)
-	kube, err := kubernetes.NewForConfig(rc)
-	if err != nil {
-		t.Fatal(err)
-	}
+	kube := serviceAccountClient(t, rc)
 	cfg := enforceConfig()
 	cfg.Actions.Owners.StopOwners = true
 	loadRBACFile(t, stopOwnersManifests).apply(ctx, t, cluster.Admin, nil)
