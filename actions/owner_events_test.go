@@ -28,8 +28,8 @@ func TestRecordOwner(t *testing.T) {
 	if err := k.RecordOwner(ctx, deploy, EventReasonOwnerStopped, "scaled to zero "+strings.Repeat("x", 2000)); err != nil {
 		t.Fatal(err)
 	}
-	// An owner read back from its key: no apiVersion, no UID.
-	sts, _ := ParseOwnerKey("team-a/StatefulSet/miner")
+	// An owner without apiVersion or UID (as a state written before them).
+	sts := Owner{Namespace: "team-a", Kind: "StatefulSet", Name: "miner"}
 	if err := k.RecordOwner(ctx, sts, EventReasonRepeatOffender, "deleted 3 times"); err != nil {
 		t.Fatal(err)
 	}

@@ -44,19 +44,6 @@ func (o Owner) Stoppable() bool {
 	return false
 }
 
-// ParseOwnerKey is the inverse of Owner.Key.
-func ParseOwnerKey(key string) (Owner, bool) {
-	ns, rest, ok := strings.Cut(key, "/")
-	if !ok {
-		return Owner{}, false
-	}
-	kind, name, ok := strings.Cut(rest, "/")
-	if !ok || ns == "" || kind == "" || name == "" {
-		return Owner{}, false
-	}
-	return Owner{Namespace: ns, Kind: kind, Name: name}, true
-}
-
 // ErrOwnerPodGone is wrapped by an OwnerResolver when the pod no longer
 // exists, so its owner cannot be read.
 var ErrOwnerPodGone = errors.New("pod gone: owner unknown")
