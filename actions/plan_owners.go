@@ -15,10 +15,12 @@ type ownerBook struct {
 	pods   []analyzer.PodReport
 	// now is the latest evidence time of the cycle (the window's end).
 	now time.Time
+	// members maps the pods the state keeps under an owner to its key.
+	members map[analyzer.PodKey]string
 }
 
 func newOwnerBook(pods []analyzer.PodReport, prev State, p Policy) ownerBook {
-	b := ownerBook{prev: prev, policy: p, pods: pods}
+	b := ownerBook{prev: prev, policy: p, pods: pods, members: prev.PodOwners()}
 	for _, r := range pods {
 		if r.Evidence.WindowEnd.After(b.now) {
 			b.now = r.Evidence.WindowEnd
@@ -38,14 +40,8 @@ func (b ownerBook) of(pod analyzer.PodKey) (Owner, bool) {
 			return os.Owner, true
 		}
 	}
-	for _, os := range b.prev.Owners {
-		if os.Owner.Namespace == pod.Namespace {
-			for _, p := range os.Pods {
-				if p == pod.Pod {
-					return os.Owner, true
-				}
-			}
-		}
+	if key, ok := b.members[pod]; ok {
+		return b.prev.Owners[key].Owner, true
 	}
 	return Owner{}, false
 }
