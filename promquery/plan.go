@@ -19,8 +19,10 @@ type QueryPlan struct {
 	Shards []Shard // partitions of the fleet by node
 	Slices []Slice // partitions of the window in time
 	// PeakSamples is the estimated most samples one query holds at once:
-	// series × (points returned + samples of one chunk), as the engine keeps
-	// every output point and the range of the series being evaluated.
+	// series × points returned + the samples of one chunk, as Prometheus's
+	// engine keeps every output point but evaluates a *_over_time function
+	// one series at a time, holding only that series' range (its own
+	// stats=all peakSamples say so: TestPlanMatchesPrometheusPeakSamples).
 	PeakSamples int64
 }
 
@@ -52,7 +54,7 @@ func planQueries(seriesPerNode map[string]int, end time.Time, window, chunk, min
 	steps := int(window / chunk)
 	p := QueryPlan{Chunk: chunk, Steps: steps}
 	budget := maxSamples / 2
-	perChunk := int64((chunk + minInterval - 1) / minInterval)
+	perChunk := int64(chunk/minInterval) + 1 // a closed range holds both ends
 	nodes := make([]string, 0, len(seriesPerNode))
 	largest := 0
 	for n, c := range seriesPerNode {
@@ -61,12 +63,12 @@ func planQueries(seriesPerNode map[string]int, end time.Time, window, chunk, min
 		largest = max(largest, c)
 	}
 	slices.Sort(nodes)
-	cost := func(series, steps int) int64 { return int64(series) * (int64(steps) + perChunk) }
+	cost := func(series, steps int) int64 { return int64(series)*int64(steps) + perChunk }
 	maxSteps := func(series int) int { // most steps per query for this many series
 		if series == 0 {
 			return steps
 		}
-		return int(min(int64(maxPointsPerSeries), budget/int64(series)-perChunk))
+		return int(min(int64(maxPointsPerSeries), (budget-perChunk)/int64(series)))
 	}
 	if limit == SelectedSamples {
 		// The samples of steps chunks, and as many again for the look-behind

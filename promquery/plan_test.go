@@ -29,9 +29,12 @@ func TestPlanQueries(t *testing.T) {
 		{"small fleet, one query per stat", fleet(10, 8), 24 * time.Hour, 50e6, 1, 1, false},
 		{"10k GPUs x 24h fit the default limit", fleet(1250, 8), 24 * time.Hour, 50e6, 1, 1, false},
 		{"10k GPUs x 7d still fit", fleet(1250, 8), 7 * 24 * time.Hour, 50e6, 1, 1, false},
-		{"20k GPUs x 7d need node shards", fleet(2500, 8), 7 * 24 * time.Hour, 50e6, 2, 1, false},
-		{"tight limit cuts time and fleet", fleet(1250, 8), 24 * time.Hour, 2e6, 0, 0, false},
-		{"one node too large for the limit", map[string]int{"huge": 5000}, time.Hour, 1e6, 0, 0, true},
+		{"20k GPUs x 7d are cut in time", fleet(2500, 8), 7 * 24 * time.Hour, 50e6, 1, 2, false},
+		{"tight limit cuts time", fleet(1250, 8), 24 * time.Hour, 2e6, 1, 3, false},
+		// 800 series do not fit one step under 1000 samples: node shards of
+		// 16 series (12 steps × 16 + the 301 samples of one chunk <= 500).
+		{"fleet over the limit in one step: node shards", fleet(100, 8), time.Hour, 1000, 50, 1, false},
+		{"one node too large for the limit", map[string]int{"huge": 600_000}, time.Hour, 1e6, 0, 0, true},
 		{"empty fleet", map[string]int{}, time.Hour, 50e6, 1, 1, false},
 	}
 	for _, c := range cases {

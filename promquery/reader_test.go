@@ -173,14 +173,20 @@ func TestReadShardedEqualsWhole(t *testing.T) {
 	api := load(t, data)
 	for _, c := range []struct {
 		minInterval    time.Duration
+		maxSamples     int64
+		window         time.Duration
 		shards, slices int
 	}{
-		{5 * time.Second, 1, 2}, // cheaper to slice the window
-		{3 * time.Second, 3, 1}, // one chunk of the fleet is too much: shard by node
+		// 5 series × 72 chunks + the 301 samples of one chunk at 1 s are
+		// over half of 1000: the window is cut in two.
+		{time.Second, 1000, 6 * time.Hour, 1, 2},
+		// One chunk of the 5 series (5 + 46 samples at 6.6 s) is over half
+		// of 100: node shards of at most 2 series, 2 chunks a query.
+		{6600 * time.Millisecond, 100, time.Hour, 3, 6},
 	} {
 		cfg := promquery.DefaultConfig()
-		cfg.MaxSamples, cfg.MinScrapeInterval = 1000, c.minInterval
-		res := checkRead(t, api, cfg, data, 6*time.Hour)
+		cfg.MaxSamples, cfg.MinScrapeInterval = c.maxSamples, c.minInterval
+		res := checkRead(t, api, cfg, data, c.window)
 		if len(res.Plan.Shards) != c.shards || len(res.Plan.Slices) != c.slices {
 			t.Fatalf("plan %d shards × %d slices, want %d × %d", len(res.Plan.Shards), len(res.Plan.Slices), c.shards, c.slices)
 		}

@@ -2,8 +2,12 @@ package promquery_test
 
 import (
 	"bytes"
+	"encoding/json"
 	"fmt"
 	"math"
+	"net/http"
+	"net/url"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -59,8 +63,8 @@ func TestReadRealPrometheusShardedUnderSampleLimit(t *testing.T) {
 	cfg := promquery.DefaultConfig()
 	cfg.MaxSamples, cfg.MinScrapeInterval = 200, 15*time.Second
 	res := checkRead(t, api, cfg, data, 6*time.Hour)
-	if len(res.Plan.Shards) < 2 || len(res.Plan.Slices) < 2 {
-		t.Fatalf("plan not sharded: %d shards × %d slices", len(res.Plan.Shards), len(res.Plan.Slices))
+	if len(res.Plan.Shards)*len(res.Plan.Slices) < 2 {
+		t.Fatalf("plan not cut: %d shards × %d slices", len(res.Plan.Shards), len(res.Plan.Slices))
 	}
 	// The same window in one query is over the server's limit: the plan is
 	// what keeps the cycle working.
@@ -96,5 +100,67 @@ func TestReadRealPrometheusExcludesBadSamples(t *testing.T) {
 	}
 	if badSeen != int64(len(bad)) || res.Rereads == 0 {
 		t.Fatalf("%d bad samples, %d rereads; want %d bad", badSeen, res.Rereads, len(bad))
+	}
+}
+
+// The plan's peak is Prometheus's own: the server's stats=all peakSamples
+// for the plan's query never exceed it, and the whole window is one query
+// when series × chunks + one chunk's samples fit, which a peak of series ×
+// (chunks + one chunk's samples) would have cut in slices.
+func TestPlanMatchesPrometheusPeakSamples(t *testing.T) {
+	const maxSamples = 1400 // 5 series × 72 chunks + 301 samples at 1 s = 661, under half
+	data := testFleet(6*time.Hour, 15*time.Second, "honor")
+	var series []fleet.Series
+	for _, r := range data {
+		series = append(series, fleet.Series{Labels: r.labels, Times: r.ts, Values: r.v})
+	}
+	var om bytes.Buffer
+	if err := fleet.WriteOpenMetrics(&om, series...); err != nil {
+		t.Fatal(err)
+	}
+	srv := promtest.Start(t, om.Bytes(), promtest.WithMaxSamples(maxSamples))
+	api, err := promquery.NewClient(promquery.Connection{URL: srv.URL, Timeout: 30 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := promquery.DefaultConfig()
+	cfg.MaxSamples = maxSamples
+	res := checkRead(t, api, cfg, data, 6*time.Hour)
+	if len(res.Plan.Shards) != 1 || len(res.Plan.Slices) != 1 {
+		t.Fatalf("plan %d shards × %d slices, want the window in one query", len(res.Plan.Shards), len(res.Plan.Slices))
+	}
+
+	// The plan's query (one statistic), with the server's statistics.
+	form := url.Values{
+		"query": {"count_over_time(DCGM_FI_DEV_GPU_UTIL[5m])"},
+		"start": {strconv.FormatInt(readEnd.Add(-6*time.Hour+5*time.Minute).Unix(), 10)},
+		"end":   {strconv.FormatInt(readEnd.Unix(), 10)},
+		"step":  {"300"},
+		"stats": {"all"},
+	}
+	resp, err := http.PostForm(srv.URL+"/api/v1/query_range", form)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var answer struct {
+		Data struct {
+			Result []json.RawMessage `json:"result"`
+			Stats  struct {
+				Samples struct {
+					PeakSamples int64 `json:"peakSamples"`
+				} `json:"samples"`
+			} `json:"stats"`
+		} `json:"data"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&answer); err != nil {
+		t.Fatal(err)
+	}
+	peak := answer.Data.Stats.Samples.PeakSamples
+	points := int64(len(answer.Data.Result) * res.Plan.Steps)
+	t.Logf("server peak %d samples (%d output points), planned %d", peak, points, res.Plan.PeakSamples)
+	if len(answer.Data.Result) != 5 || peak <= points || peak > res.Plan.PeakSamples {
+		t.Fatalf("server peak %d samples for %d series × %d chunks; want over the %d output points and at most the planned %d",
+			peak, len(answer.Data.Result), res.Plan.Steps, points, res.Plan.PeakSamples)
 	}
 }
