@@ -405,12 +405,14 @@ func (r *Reader) seriesPerNode(ctx context.Context, metric string, base []*label
 
 // joinedSeries holds the five statistics of one series per chunk end, in
 // slices indexed by the chunk's position on its grid: no map, no pointer
-// per point.
+// per point. They are held in the analyzer's own Chunk (Count, Mean, Min
+// and Max in place, the stddev in M2 until build squares it), so build
+// hands them over without a copy.
 type joinedSeries struct {
 	signal analyzer.Signal
 	labels *labelSet
 	grid   grid
-	vals   [][5]float64
+	chunks []analyzer.Chunk
 	seen   []uint8 // bit i set: stats[i] present
 	// want is the mask of the statistics read for this series' family; the
 	// others are filled in (min = max = mean, stddev 0).
@@ -462,7 +464,7 @@ func (js *joinedSet) joinedFor(l seriesLabels, sig analyzer.Signal, g grid, want
 	key := seriesKey{sig, ls.fp}
 	j := js.series[key]
 	if j == nil {
-		j = &joinedSeries{signal: sig, labels: ls, grid: g, vals: make([][5]float64, g.n), seen: make([]uint8, g.n), want: want}
+		j = &joinedSeries{signal: sig, labels: ls, grid: g, chunks: make([]analyzer.Chunk, g.n), seen: make([]uint8, g.n), want: want}
 		js.series[key] = j
 	}
 	return j, nil
@@ -504,10 +506,24 @@ func (js *joinedSet) labelSetOf(l seriesLabels) (*labelSet, error) {
 // set records one statistic at t; a point off the grid is outside the
 // window and dropped.
 func (j *joinedSeries) set(t model.Time, stat int, v float64) {
-	if i := j.grid.index(t); i >= 0 {
-		j.vals[i][stat] = v
-		j.seen[i] |= 1 << stat
+	i := j.grid.index(t)
+	if i < 0 {
+		return
 	}
+	c := &j.chunks[i]
+	switch stat {
+	case 0:
+		c.Count = int64(math.Round(v))
+	case 1:
+		c.Mean = v
+	case 2:
+		c.M2 = v // the stddev, until build
+	case 3:
+		c.Min = v
+	case 4:
+		c.Max = v
+	}
+	j.seen[i] |= 1 << stat
 }
 
 // build turns joined statistics into analyzer series, re-reading chunks that
@@ -526,9 +542,13 @@ func (r *Reader) build(ctx context.Context, res *Result, joined map[seriesKey]*j
 	slices.SortFunc(order, func(a, b sortable) int {
 		return cmp.Or(cmp.Compare(a.key.signal, b.key.signal), cmp.Compare(a.labels, b.labels))
 	})
+	// The series sized up front (growing 170,000 of them one append at a
+	// time leaves as much garbage again), and each one's chunks built in
+	// the joined series' own slice, compacted in place.
+	res.Input.Series = slices.Grow(res.Input.Series, len(order))
 	for _, o := range order {
 		j := joined[o.key]
-		delete(joined, o.key) // its grid is garbage once built
+		delete(joined, o.key)
 		ls := j.labels
 		if !ls.attributed {
 			ls.gpu, ls.workload, ls.attributed = r.attr.gpu(ls.metric), r.attr.workload(ls.metric), true
@@ -541,29 +561,32 @@ func (r *Reader) build(ctx context.Context, res *Result, joined map[seriesKey]*j
 		if j.signal != analyzer.SignalUtil {
 			lo, hi = j.signal.ValidRange()
 		}
+		n := 0 // chunks kept, at the front of j.chunks
 		for i, seen := range j.seen {
 			if seen == 0 {
 				continue
 			}
 			t := j.grid.end(i)
-			if seen != j.want && j.want == allStats && droppedNaN(seen, j.vals[i]) {
-				for k := range stats {
-					if seen&(1<<k) == 0 {
-						j.vals[i][k] = math.NaN()
-					}
+			v := j.chunks[i].Moments // M2 holds the stddev
+			if seen != j.want && j.want == allStats && droppedNaN(seen, v) {
+				// Count, min and max are there: the mean or the stddev is not.
+				if seen&(1<<1) == 0 {
+					v.Mean = math.NaN()
+				}
+				if seen&(1<<2) == 0 {
+					v.M2 = math.NaN()
 				}
 			} else if seen != j.want {
 				warn([]string{fmt.Sprintf("incomplete statistics for %s at %s: the server answered some of the five queries only", j.labels.text, t.Time().UTC().Format(time.RFC3339))})
 				continue
 			}
-			v := j.vals[i]
 			if j.want&(1<<2) == 0 {
-				v[2] = 0
+				v.M2 = 0
 			}
 			if j.want&(1<<3|1<<4) == 0 {
-				v[3], v[4] = v[1], v[1]
+				v.Min, v.Max = v.Mean, v.Mean
 			}
-			c := analyzer.Chunk{End: t.Time(), Moments: analyzer.MomentsFromStats(v[0], v[1], v[2], v[3], v[4])}
+			c := analyzer.Chunk{End: t.Time(), Moments: analyzer.MomentsFromStats(float64(v.Count), v.Mean, v.M2, v.Min, v.Max)}
 			if !c.Valid(lo, hi) {
 				if j.signal == analyzer.SignalUtil && res.Rereads < r.cfg.MaxRereads {
 					res.Rereads++
@@ -574,10 +597,14 @@ func (r *Reader) build(ctx context.Context, res *Result, joined map[seriesKey]*j
 				} else {
 					// Too many bad chunks to re-read, or a profiling signal
 					// (never re-read): exclude the chunk whole.
-					c = analyzer.Chunk{End: t.Time(), BadSamples: int64(math.Round(v[0]))}
+					c = analyzer.Chunk{End: t.Time(), BadSamples: v.Count}
 				}
 			}
-			s.Chunks = append(s.Chunks, c)
+			j.chunks[n] = c
+			n++
+		}
+		if n > 0 {
+			s.Chunks = j.chunks[:n:n]
 		}
 		res.Input.Series = append(res.Input.Series, s)
 	}
@@ -590,9 +617,9 @@ func (r *Reader) build(ctx context.Context, res *Result, joined map[seriesKey]*j
 // VictoriaMetrics#153), and the avg or stddev of a chunk holding an infinite
 // sample is NaN. Count, min and max are then present and min or max is
 // infinite; the chunk is invalid either way and read again raw.
-func droppedNaN(seen uint8, v [5]float64) bool {
+func droppedNaN(seen uint8, v analyzer.Moments) bool {
 	const need = 1<<0 | 1<<3 | 1<<4 // count, min, max
-	return seen&need == need && (math.IsInf(v[3], 0) || math.IsInf(v[4], 0))
+	return seen&need == need && (math.IsInf(v.Min, 0) || math.IsInf(v.Max, 0))
 }
 
 // reread fetches one chunk's raw samples and computes its moments without the

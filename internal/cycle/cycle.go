@@ -58,7 +58,10 @@ type Result struct {
 	At     time.Time
 	Window time.Duration
 	Report analyzer.Report
-	Read   promquery.Result
+	// Read is how the window was read. Its Input.Series are let go once
+	// analysed (the Report holds what the output and the actions use): at
+	// fleet scale they are the largest thing a cycle holds.
+	Read promquery.Result
 	// Warnings mean the data may be partial; then no action was taken.
 	Warnings []string
 	// ActionsSkipped says why no action was planned, when none was.
@@ -112,6 +115,7 @@ func (c *Cycle) Run(parent context.Context, at time.Time) (res Result, err error
 
 	read, err := c.Reader.Read(ctx, at, c.Window)
 	res.Read = read
+	res.Read.Input.Series = nil
 	if err != nil {
 		log.Error("cycle failed: read from prometheus", "err", err)
 		return res, fmt.Errorf("read window: %w", err)
