@@ -439,7 +439,8 @@ func allowedMetrics(t *testing.T) map[string]bool {
 	for _, n := range []string{"miner_detector_pods", "miner_detector_suspect_pod", "miner_detector_suspect_pod_gpu_utilization_mean",
 		"miner_detector_suspect_pod_gpu_utilization_stddev", "miner_detector_suspect_pod_coverage",
 		"miner_detector_suspect_pod_strikes", "miner_detector_actions_total", "miner_detector_suspect_pod_rule",
-		"miner_detector_busy_gpu_without_pod"} {
+		"miner_detector_busy_gpu_without_pod", "miner_detector_repeat_offender", "miner_detector_owner_deletions",
+		"miner_detector_suspect_pod_owner"} {
 		ok[n] = true
 	}
 	for _, n := range dcgmMetrics {

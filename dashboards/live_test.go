@@ -3,6 +3,7 @@ package dashboards_test
 import (
 	"bytes"
 	"context"
+	"io"
 	"math"
 	"regexp"
 	"slices"
@@ -12,6 +13,7 @@ import (
 
 	"github.com/miner-detector/miner-detector/internal/config"
 	"github.com/miner-detector/miner-detector/internal/cycle"
+	"github.com/miner-detector/miner-detector/internal/demo"
 	"github.com/miner-detector/miner-detector/internal/embedded"
 	"github.com/miner-detector/miner-detector/internal/fleet"
 	"github.com/miner-detector/miner-detector/internal/metrics"
@@ -99,9 +101,8 @@ func fleetSeries(t *testing.T) []fleet.Series {
 }
 
 // detectorSeries runs one real detection cycle at end on the embedded
-// engine holding the same fleet, and turns the detector's own metrics into
-// samples every 15 s over the fixture: gauges constant, counters and
-// histograms growing linearly to their value at end (never decreasing).
+// engine holding the same fleet, and the demo for the owner metrics, and
+// turns the detector's own metrics into samples over the fixture.
 func detectorSeries(t *testing.T, fleetSeries []fleet.Series) []fleet.Series {
 	t.Helper()
 	p, err := embedded.OpenTemp()
@@ -134,6 +135,33 @@ func detectorSeries(t *testing.T, fleetSeries []fleet.Series) []fleet.Series {
 		t.Fatal("the cycle judged no pods")
 	}
 
+	out := metricSeries(t, m, func(string) bool { return true })
+
+	// The owner metrics come from the demo's first five cycles, where a
+	// Deployment's miner pods are deleted three times and the fourth gets
+	// it escalated and scaled to zero: one cycle over a fresh state has no
+	// owner record.
+	dm := metrics.New()
+	if _, err := demo.Run(context.Background(), demo.Options{Out: io.Discard, Metrics: dm, Cycles: 5}); err != nil {
+		t.Fatalf("demo: %v", err)
+	}
+	owners := metricSeries(t, dm, func(name string) bool {
+		return name == "miner_detector_repeat_offender" || name == "miner_detector_owner_deletions" || name == "miner_detector_suspect_pod_owner"
+	})
+	if !slices.ContainsFunc(owners, func(s fleet.Series) bool {
+		l := s.Labels
+		return l["__name__"] == "miner_detector_repeat_offender" && l["owner_kind"] == "Deployment" && l["owner"] == "hash-relay" && l["stopped"] == "true"
+	}) {
+		t.Fatalf("the demo published no stopped repeat offender (%d owner series): the owner panels would be checked on nothing", len(owners))
+	}
+	return append(out, owners...)
+}
+
+// metricSeries turns the detector's metrics that keep selects into samples
+// every 15 s over the fixture: gauges constant, counters and histograms
+// growing linearly to their value at end (never decreasing).
+func metricSeries(t *testing.T, m *metrics.Metrics, keep func(name string) bool) []fleet.Series {
+	t.Helper()
 	mfs, err := m.Registry.Gather()
 	if err != nil {
 		t.Fatal(err)
@@ -157,7 +185,7 @@ func detectorSeries(t *testing.T, fleetSeries []fleet.Series) []fleet.Series {
 	}
 	for _, mf := range mfs {
 		name := mf.GetName()
-		if !strings.HasPrefix(name, "miner_detector_") {
+		if !strings.HasPrefix(name, "miner_detector_") || !keep(name) {
 			continue // the Go and process collectors: no panel uses them
 		}
 		for _, metric := range mf.GetMetric() {

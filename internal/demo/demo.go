@@ -47,6 +47,9 @@ type Options struct {
 	// Configure, when set, changes the demo's configuration before it is
 	// validated (tests compare settings with it).
 	Configure func(*config.Config)
+	// Metrics, when set, receives the detector's own metrics (the
+	// dashboards' fixture gathers them); default a registry of its own.
+	Metrics *metrics.Metrics
 	// OffenderNode is where the repeat offender's pods run; default
 	// gpu-node-5 (every math pipe exported), gpu-node-1 exports the GPU
 	// Operator's counters.
@@ -102,7 +105,10 @@ func Run(ctx context.Context, o Options) (Outcome, error) {
 	if err := cfg.Validate(); err != nil {
 		return out, fmt.Errorf("demo config: %w", err)
 	}
-	cyc, err := cycle.New(cfg, cycle.Deps{API: prom, Kube: kube, Metrics: metrics.New(), Log: o.Log})
+	if o.Metrics == nil {
+		o.Metrics = metrics.New()
+	}
+	cyc, err := cycle.New(cfg, cycle.Deps{API: prom, Kube: kube, Metrics: o.Metrics, Log: o.Log})
 	if err != nil {
 		return out, err
 	}
