@@ -292,7 +292,7 @@ func (r *Reader) query(ctx context.Context, q string, at time.Time, sink sampleS
 	}
 	defer release()
 	if s, ok := r.api.(streamer); ok {
-		return s.queryInto(ctx, q, at, sink)
+		return againIfCut(ctx, func() ([]string, error) { return s.queryInto(ctx, q, at, sink) })
 	}
 	v, ws, _, err := r.api.Query(ctx, q, at)
 	if err != nil {
@@ -309,7 +309,7 @@ func (r *Reader) queryRange(ctx context.Context, q string, rng v1.Range, sink sa
 	}
 	defer release()
 	if s, ok := r.api.(streamer); ok {
-		return s.queryRangeInto(ctx, q, rng, sink)
+		return againIfCut(ctx, func() ([]string, error) { return s.queryRangeInto(ctx, q, rng, sink) })
 	}
 	v, ws, _, err := r.api.QueryRange(ctx, q, rng)
 	if err != nil {
@@ -381,17 +381,21 @@ func (r *Reader) seriesPerNode(ctx context.Context, metric string, base []*label
 		return nil, err
 	}
 	defer release()
-	out := map[string]int{}
+	var out map[string]int
 	count := func(node string) { out[node]++ }
 	match := selector(metric, base).String()
 	if s, ok := r.api.(streamer); ok {
-		ws, err := s.seriesInto(ctx, match, start, end, r.cfg.NodeLabel, count)
+		ws, err := againIfCut(ctx, func() ([]string, error) {
+			out = map[string]int{} // a cut answer's series are counted again
+			return s.seriesInto(ctx, match, start, end, r.cfg.NodeLabel, count)
+		})
 		warn(ws)
 		if err != nil {
 			return nil, fmt.Errorf("list series of %s: %w", metric, err)
 		}
 		return out, nil
 	}
+	out = map[string]int{}
 	sets, ws, _, err := r.api.Series(ctx, []string{match}, start, end)
 	if err != nil {
 		return nil, fmt.Errorf("list series of %s: %w", metric, err)

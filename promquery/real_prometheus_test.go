@@ -24,6 +24,12 @@ import (
 
 func startReal(t *testing.T, data []rawSeries, opts ...promtest.Option) promquery.API {
 	t.Helper()
+	return client(t, startRealServer(t, data, opts...).URL)
+}
+
+// startRealServer serves data from a real Prometheus 2.x.
+func startRealServer(t *testing.T, data []rawSeries, opts ...promtest.Option) *promtest.Server {
+	t.Helper()
 	var series []fleet.Series
 	for _, r := range data {
 		series = append(series, fleet.Series{Labels: r.labels, Times: r.ts, Values: r.v})
@@ -33,11 +39,17 @@ func startReal(t *testing.T, data []rawSeries, opts ...promtest.Option) promquer
 		t.Fatal(err)
 	}
 	srv := promtest.Start(t, om.Bytes(), opts...)
-	api, err := promquery.NewClient(promquery.Connection{URL: srv.URL, Timeout: 30 * time.Second})
+	t.Logf("%s", srv)
+	return srv
+}
+
+// client is the detector's HTTP client of the server at url.
+func client(t *testing.T, url string) promquery.API {
+	t.Helper()
+	api, err := promquery.NewClient(promquery.Connection{URL: url, Timeout: 30 * time.Second})
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Logf("%s", srv)
 	return api
 }
 
@@ -110,19 +122,8 @@ func TestReadRealPrometheusExcludesBadSamples(t *testing.T) {
 func TestPlanMatchesPrometheusPeakSamples(t *testing.T) {
 	const maxSamples = 1400 // 5 series × 72 chunks + 301 samples at 1 s = 661, under half
 	data := testFleet(6*time.Hour, 15*time.Second, "honor")
-	var series []fleet.Series
-	for _, r := range data {
-		series = append(series, fleet.Series{Labels: r.labels, Times: r.ts, Values: r.v})
-	}
-	var om bytes.Buffer
-	if err := fleet.WriteOpenMetrics(&om, series...); err != nil {
-		t.Fatal(err)
-	}
-	srv := promtest.Start(t, om.Bytes(), promtest.WithMaxSamples(maxSamples))
-	api, err := promquery.NewClient(promquery.Connection{URL: srv.URL, Timeout: 30 * time.Second})
-	if err != nil {
-		t.Fatal(err)
-	}
+	srv := startRealServer(t, data, promtest.WithMaxSamples(maxSamples))
+	api := client(t, srv.URL)
 	cfg := promquery.DefaultConfig()
 	cfg.MaxSamples = maxSamples
 	res := checkRead(t, api, cfg, data, 6*time.Hour)

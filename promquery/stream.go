@@ -8,10 +8,12 @@ import (
 	"io"
 	"math"
 	"mime"
+	"net"
 	"net/http"
 	"net/url"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 
 	jsoniter "github.com/json-iterator/go"
@@ -155,6 +157,26 @@ func (h httpAPI) post(ctx context.Context, path string, form url.Values, data fu
 	return ws, nil
 }
 
+// againIfCut runs read, and once more if its answer was cut short: the
+// connection closed or reset after the server began to answer (a proxy,
+// an ingress or a load balancer dropping it). Reads are idempotent and
+// every sink sets, never adds, so the second answer replaces what the
+// first left. An error the server sent (a status, a message) is never
+// retried, nor a second cut: the cycle then fails and takes no action.
+func againIfCut(ctx context.Context, read func() ([]string, error)) ([]string, error) {
+	ws, err := read()
+	if err != nil && cutShort(err) && ctx.Err() == nil {
+		return read()
+	}
+	return ws, err
+}
+
+// cutShort reports whether err is an answer's body ending before its JSON
+// did, or its connection closed or reset under it.
+func cutShort(err error) bool {
+	return errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, syscall.ECONNRESET) || errors.Is(err, net.ErrClosed)
+}
+
 // decodeAnswer reads one API answer ({"status", "data", "warnings",
 // "error", "errorType"}), its data with data.
 func decodeAnswer(r io.Reader, data func(*jsoniter.Iterator) error) ([]string, error) {
@@ -175,6 +197,9 @@ func decodeAnswer(r io.Reader, data func(*jsoniter.Iterator) error) ([]string, e
 			}
 		case "data":
 			if err := data(it); err != nil {
+				if cutShort(it.Error) { // a body cut short reads as malformed JSON: say what it was
+					return warnings, fmt.Errorf("decode answer: %w", it.Error)
+				}
 				return warnings, err
 			}
 		default: // infos, stats, isPartial (VictoriaMetrics), ...

@@ -154,6 +154,33 @@ func verdictOf(res cycle.Result, pod string) string {
 	return ""
 }
 
+// cutShort answers r with the first half of Prometheus's real answer under
+// a Content-Length for the whole, then drops the connection.
+func cutShort(prom string, w http.ResponseWriter, r *http.Request) bool {
+	if err := r.ParseForm(); err != nil {
+		return false
+	}
+	resp, err := http.PostForm(prom+r.URL.Path, r.PostForm)
+	if err != nil {
+		return false
+	}
+	body, err := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if err != nil {
+		return false
+	}
+	w.Header().Set("Content-Type", resp.Header.Get("Content-Type"))
+	w.Header().Set("Content-Length", fmt.Sprint(len(body)))
+	w.WriteHeader(resp.StatusCode)
+	_, _ = w.Write(body[:len(body)/2])
+	rc := http.NewResponseController(w)
+	_ = rc.Flush()
+	if conn, _, err := rc.Hijack(); err == nil {
+		conn.Close()
+	}
+	return true
+}
+
 func nan() float64         { return math.NaN() }
 func inf(sign int) float64 { return math.Inf(sign) }
 
@@ -173,6 +200,21 @@ func matrix() []fault {
 			fr.set(func(w http.ResponseWriter, r *http.Request) bool { time.Sleep(300 * time.Millisecond); return false })
 			_, err := f.run(f.cycle(setup{promURL: fr.URL}), 0)
 			f.expect(other, "cycle succeeds", err == nil)
+			f.minerHandled()
+			f.trainingSpared()
+		}},
+		{name: "prometheus answer cut short (connection dropped mid-body)", run: func(f *fc) {
+			fr := promFront(f, nil)
+			var cut atomic.Bool
+			fr.set(func(w http.ResponseWriter, r *http.Request) bool {
+				if !strings.HasSuffix(r.URL.Path, "/api/v1/query_range") || cut.Swap(true) {
+					return false
+				}
+				return cutShort(f.e.prom.URL, w, r)
+			})
+			_, err := f.run(f.cycle(setup{promURL: fr.URL}), 0)
+			f.expect(other, "answer cut once", cut.Load())
+			f.expect(other, "cycle succeeds (the query read again)", err == nil)
 			f.minerHandled()
 			f.trainingSpared()
 		}},
