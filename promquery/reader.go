@@ -142,10 +142,11 @@ func (r *Reader) readFamilies(ctx context.Context, fams []family, base []*labels
 	joined := &joinedSet{families: len(fams), labels: map[model.Fingerprint]*labelSet{}, byRaw: map[string]*labelSet{}}
 	plans := make([]QueryPlan, len(fams))
 	g, gctx := errgroup.WithContext(ctx)
+	lone := len(fams) == 1
 	for i, fam := range fams {
 		g.Go(func() error {
 			var err error
-			plans[i], err = r.readFamily(gctx, fam, base, end, window, chunk, sem, joined)
+			plans[i], err = r.readFamily(gctx, fam, lone, base, end, window, chunk, sem, joined)
 			return err
 		})
 	}
@@ -208,8 +209,9 @@ func (js *joinedSet) warn(ws []string) {
 
 // readFamily reads one metric's chunk statistics over the window into
 // joined, under the sample budget, its queries concurrently (at most
-// Config.Concurrency in flight over the whole read).
-func (r *Reader) readFamily(ctx context.Context, fam family, base []*labels.Matcher, end time.Time, window, chunk time.Duration,
+// Config.Concurrency in flight over the whole read). A lone family (the
+// read has no other) is cut so that its queries fill every round of slots.
+func (r *Reader) readFamily(ctx context.Context, fam family, lone bool, base []*labels.Matcher, end time.Time, window, chunk time.Duration,
 	sem Semantics, joined *joinedSet) (QueryPlan, error) {
 	base = withMetric(base, fam.metric)
 	if m := fam.part.matcher(r.cfg.MIGInstanceLabel); m != nil {
@@ -230,6 +232,9 @@ func (r *Reader) readFamily(ctx context.Context, fam family, base []*labels.Matc
 	plan, err := planQueries(perNode, end, window, chunk, r.cfg.MinScrapeInterval, r.cfg.MaxSamples, r.cfg.SampleLimit)
 	if err != nil {
 		return plan, fmt.Errorf("plan queries for %s: %w", fam.metric, err)
+	}
+	if lone && !fam.windowed {
+		plan = plan.evenRounds(r.cfg.Concurrency, len(stats), end, window)
 	}
 	g, gctx := errgroup.WithContext(ctx)
 	for _, shard := range plan.Shards {

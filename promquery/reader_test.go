@@ -193,6 +193,18 @@ func TestReadShardedEqualsWhole(t *testing.T) {
 	}
 }
 
+// Read alone, utilization's five statistics are cut so that two slots
+// stay busy to the last round, with the same numbers.
+func TestReadLoneFamilyFillsSlots(t *testing.T) {
+	data := testFleet(6*time.Hour, 15*time.Second, "honor")
+	cfg := promquery.DefaultConfig()
+	cfg.Profiling, cfg.Concurrency = nil, 2
+	res := checkRead(t, load(t, data), cfg, data, 6*time.Hour)
+	if len(res.Plan.Slices) != 2 || res.Queries() != 10 {
+		t.Fatalf("%d slices, %d queries; want the window in two, ten queries", len(res.Plan.Slices), res.Queries())
+	}
+}
+
 // NaN, ±Inf, negative and >100 samples are excluded exactly: the chunks that
 // hold them are re-read raw.
 func TestReadExcludesBadSamplesExactly(t *testing.T) {
