@@ -557,8 +557,8 @@ func (r *Reader) build(ctx context.Context, res *Result, joined *joinedSet, warn
 	// time leaves as much garbage again), and each one's chunks built in
 	// the joined series' own slice, compacted in place.
 	res.Input.Series = slices.Grow(res.Input.Series, len(order))
-	for i, j := range order {
-		order[i] = nil
+	for k, j := range order {
+		order[k] = nil // its joined state is garbage once built
 		ls := j.labels
 		if !ls.attributed {
 			ls.gpu, ls.workload, ls.attributed = r.attr.gpu(ls.metric), r.attr.workload(ls.metric), true
@@ -571,7 +571,7 @@ func (r *Reader) build(ctx context.Context, res *Result, joined *joinedSet, warn
 		if j.signal != analyzer.SignalUtil {
 			lo, hi = j.signal.ValidRange()
 		}
-		n := 0 // chunks kept, at the front of j.chunks
+		kept := 0 // chunks kept, at the front of j.chunks
 		for i, seen := range j.seen {
 			if seen == 0 {
 				continue
@@ -610,11 +610,11 @@ func (r *Reader) build(ctx context.Context, res *Result, joined *joinedSet, warn
 					c = analyzer.Chunk{End: t.Time(), BadSamples: v.Count}
 				}
 			}
-			j.chunks[n] = c
-			n++
+			j.chunks[kept] = c
+			kept++
 		}
-		if n > 0 {
-			s.Chunks = j.chunks[:n:n]
+		if kept > 0 {
+			s.Chunks = j.chunks[:kept:kept]
 		}
 		res.Input.Series = append(res.Input.Series, s)
 	}
