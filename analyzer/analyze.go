@@ -313,48 +313,33 @@ func (r *GPUReport) describeSignals(cfg Config) view {
 	return v
 }
 
-// decide applies the rules to a GPU whose samples cover enough of what is
-// judged (the window, or a young pod's own life).
+// decide runs the declared rules on a GPU whose samples cover enough of
+// what is judged (the window, a young pod's own life, an owner's window)
+// and combines their opinions; a miner verdict's evidence is graded.
 func decide(g *group, r GPUReport, cfg Config) GPUReport {
-	v := r.describeSignals(cfg)
-	judged := v.p
-	if g.pod.Pod == "" {
-		r.Rule = cfg.BusyWithoutPod.Name()
-		r.Verdict, r.Reason = Benign, ""
-		busy, reason := cfg.BusyWithoutPod.Judge(r.Stats)
-		r.Reason = reason
-		if busy {
-			r.Verdict = BusyUnattributed
-			if miner, applies, why := cfg.ComputeSignature.Judge(judged); applies && miner {
-				r.Reason += "; looks like a miner: " + why
-			}
+	r.describeSignals(cfg)
+	f := newFacts(g, r, cfg)
+	r.ProfilerFault = f.ProfilerFault
+	r.Active = f.Active
+	r.Board = f.Board
+	r.Profiling = len(f.view.pipes) > 0
+	if f.ProfilerFault != "" {
+		r.SignalsUsed = f.view.used()
+	}
+	var ops []Opinion
+	for _, rule := range cfg.rules() {
+		ops = append(ops, rule.Judge(f))
+	}
+	r.Verdict, r.Rule, r.Reason = combine(f, ops)
+	r.Strength, r.StrengthReason = "", ""
+	if r.Verdict != Miner {
+		if r.Verdict == Benign && f.Attributed && !r.Profiling {
+			r.Reason += "; " + utilizationOnly(r.Signals, cfg.MinCoverage)
 		}
 		return r
 	}
-	flat, flatReason := cfg.FlatHighUtil.Judge(r.Stats)
-	r.Verdict, r.Rule, r.Reason = flat, cfg.FlatHighUtil.Name(), flatReason
-	switch {
-	case flat == Miner:
-		// Any covered pipe busy spares the GPU: tensor alone is enough.
-		if spare, applies, why := cfg.TrainingVeto.Judge(judged); applies && spare {
-			r.Verdict, r.Rule, r.Reason = Benign, cfg.TrainingVeto.Name(), flatReason+", but "+why
-			return r
-		} else if applies {
-			r.Reason += "; " + why
-		}
-	case !r.Profiling:
-		r.Reason += "; " + utilizationOnly(r.Signals, cfg.MinCoverage)
-		return r
-	default:
-		miner, applies, why := cfg.ComputeSignature.Judge(judged)
-		if !applies || !miner {
-			r.Reason += "; " + cfg.ComputeSignature.Name() + ": " + why
-			return r
-		}
-		r.Verdict, r.Rule, r.Reason = Miner, cfg.ComputeSignature.Name(), why
-	}
-	r.Strength, r.StrengthReason = v.strength(cfg.ComputeSignature.PipeActiveBelow)
-	if r.Strength == StrengthUtilizationOnly {
+	r.Strength, r.StrengthReason = grade(f, r.Rule, cfg)
+	if r.Strength == StrengthUtilizationOnly && f.ProfilerFault == "" {
 		r.StrengthReason = utilizationOnly(r.Signals, cfg.MinCoverage) + ", which flat training also shows"
 	}
 	r.Reason += "; evidence " + string(r.Strength) + ": " + r.StrengthReason
@@ -495,6 +480,7 @@ func podReport(key PodKey, gpus []GPUReport, rep Report, cfg Config) PodReport {
 		Strength:             worst.Strength,
 		StrengthReason:       worst.StrengthReason,
 		Enforceable:          worst.Verdict == Miner && worst.Strength.Enforceable(),
+		ProfilerFault:        worst.ProfilerFault,
 		SignalsUsed:          append([]Signal{}, worst.SignalsUsed...),
 		SignalsAbsent:        append([]Signal{}, worst.SignalsAbsent...),
 		Reason:               fmt.Sprintf("gpu %s (%s) on %s: %s", worst.Index, worst.UUID, worst.Node, worst.Reason),
@@ -513,7 +499,13 @@ func podReport(key PodKey, gpus []GPUReport, rep Report, cfg Config) PodReport {
 			p.Evidence.TrainingVeto = &cfg.TrainingVeto
 		case cfg.ComputeSignature.Name():
 			p.Evidence.ComputeSignature = &cfg.ComputeSignature
+		case cfg.PipeSaturation.Name():
+			p.Evidence.PipeSaturation = &cfg.PipeSaturation
 		}
+	}
+	if worst.Verdict == Miner {
+		b := worst.Board
+		p.Evidence.Board = &b
 	}
 	for _, g := range gpus {
 		p.Evidence.Curves = append(p.Evidence.Curves, GPUCurve{GPU: g.Index, UUID: g.UUID, MIGInstance: g.MIGInstance, ChunkMeans: g.Curve})

@@ -14,12 +14,20 @@ type BusyWithoutPod struct {
 // Name is the rule's name in evidence, logs and metrics.
 func (BusyWithoutPod) Name() string { return "busy_without_pod" }
 
-// Judge applies the rule to an unattributed GPU's utilization.
-func (r BusyWithoutPod) Judge(s Stats) (busy bool, reason string) {
-	if s.Mean > r.MeanAbove {
-		return true, fmt.Sprintf("no pod holds it, yet mean utilization %.2f > %g", s.Mean, r.MeanAbove)
+// Judge applies the rule to an unattributed GPU's utilization; it abstains
+// silently on a GPU a pod holds.
+func (r BusyWithoutPod) Judge(f *Facts) Opinion {
+	o := Opinion{Rule: r.Name()}
+	if f.Attributed {
+		return o
 	}
-	return false, fmt.Sprintf("no pod holds it; mean utilization %.2f <= %g", s.Mean, r.MeanAbove)
+	if f.Util.Mean > r.MeanAbove {
+		o.Finding = SaysBusy
+		o.Reason = fmt.Sprintf("no pod holds it, yet mean utilization %.2f > %g", f.Util.Mean, r.MeanAbove)
+		return o
+	}
+	o.Reason = fmt.Sprintf("no pod holds it; mean utilization %.2f <= %g", f.Util.Mean, r.MeanAbove)
+	return o
 }
 
 func (r BusyWithoutPod) validate() error {

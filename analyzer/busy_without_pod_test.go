@@ -5,37 +5,6 @@ import (
 	"testing"
 )
 
-func TestBusyWithoutPod(t *testing.T) {
-	rule := DefaultConfig().BusyWithoutPod // MeanAbove 50
-	cases := []struct {
-		name      string
-		rule      BusyWithoutPod
-		mean      float64
-		busy      bool
-		reasonHas string
-	}{
-		{"idle GPU", rule, 0, false, "0.00 <= 50"},
-		{"light use below the bar", rule, 30, false, "30.00 <= 50"},
-		{"mean exactly 50 is not busy (strict)", rule, 50, false, "50.00 <= 50"},
-		{"mean just above 50 is busy", rule, 50.0001, true, "50.00 > 50"},
-		{"host process pinning the GPU", rule, 100, true, "100.00 > 50"},
-		{"meanAbove 0: any activity is a finding", BusyWithoutPod{MeanAbove: 0}, 0.5, true, "0.50 > 0"},
-		{"meanAbove 0: a fully idle GPU is not", BusyWithoutPod{MeanAbove: 0}, 0, false, "0.00 <= 0"},
-	}
-	for _, c := range cases {
-		t.Run(c.name, func(t *testing.T) {
-			s := Stats{Moments: Moments{Count: 240, Mean: c.mean, Min: c.mean, Max: c.mean}}
-			busy, reason := c.rule.Judge(s)
-			if busy != c.busy {
-				t.Fatalf("Judge(mean=%v) = %v (%s), want %v", c.mean, busy, reason, c.busy)
-			}
-			if !strings.Contains(reason, "no pod holds it") || !strings.Contains(reason, c.reasonHas) {
-				t.Errorf("reason %q, want it to say no pod holds it and %q", reason, c.reasonHas)
-			}
-		})
-	}
-}
-
 func TestBusyWithoutPodValidate(t *testing.T) {
 	cases := []struct {
 		name  string

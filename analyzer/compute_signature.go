@@ -6,28 +6,34 @@ import (
 )
 
 // ComputeSignature catches miners below the flat-high-utilization rule's
-// 95 % (throttled with --intensity, a power cap or a duty cycle): busy SMs
-// or DRAM held steady, idle math pipes (hashing runs integer instructions),
-// and almost no PCIe/NVLink traffic once the work is on the GPU. Training
-// and inference keep pipes busy and move data. It is stricter than the
-// utilization rule: every threshold must hold, on the signals each role has,
-// with its own coverage guard. PipeActiveBelow is also the bar under which a
-// pipe counts as idle when grading any miner verdict's strength.
+// 95 % (throttled with --intensity, a power cap, a duty cycle or random
+// pauses): busy SMs or DRAM while a kernel runs, with every covered float
+// and tensor pipe idle. Intensities are read while active (ratio / active
+// share), so a miner that pauses at random or mines 40 minutes an hour is
+// judged on what it does while it mines; no "held" condition and no
+// interconnect bar decide whether it fires, because jitter and a copy loop
+// on the copy engines (separate from the SMs) cost a miner nothing. Both
+// are kept as corroboration: only a GPU whose activity was also held and
+// whose interconnect was quiet can be strong evidence here (see grade).
 type ComputeSignature struct {
-	// BusyAbove: the mean of the busier of SM activity and DRAM activity
+	// BusyAbove: the busier of SM activity and DRAM activity while active
 	// (0..1) must exceed it. DRAM covers memory-hard algorithms, whose SMs
 	// wait on memory.
 	BusyAbove float64 `json:"busy_above"`
-	// BusyStdDevBelow: that signal's standard deviation must stay below it
-	// (held, not bursty).
+	// BusyStdDevBelow: that signal's standard deviation below it makes the
+	// activity "held" (corroboration for strong evidence).
 	BusyStdDevBelow float64 `json:"busy_stddev_below"`
-	// PipeActiveBelow: the busiest math pipe's mean must stay below it.
+	// PipeActiveBelow: the busiest math pipe's intensity while active must
+	// stay below it. It is also the bar under which a pipe counts as idle
+	// when grading any miner verdict's strength.
 	PipeActiveBelow float64 `json:"pipe_active_below"`
 	// InterconnectBelow: mean PCIe plus NVLink traffic, both directions, in
-	// bytes per second, must stay below it.
+	// bytes per second, below which the GPU is "quiet" (corroboration).
 	InterconnectBelow float64 `json:"interconnect_below_bytes_per_second"`
 	// MinCoverage: each needed signal's share of expected samples.
 	MinCoverage float64 `json:"min_coverage"`
+	// MinActive: the share of the scope a kernel must have run (0..1).
+	MinActive float64 `json:"min_active"`
 }
 
 // Name is the rule's name in evidence, logs and metrics.
@@ -35,39 +41,70 @@ func (ComputeSignature) Name() string { return "compute_signature" }
 
 // Judge applies the rule to the signals each role has (see Role): activity
 // (SM_ACTIVE or GR_ENGINE_ACTIVE) or memory (DRAM_ACTIVE or MEM_COPY_UTIL),
-// whichever is busier; the covered math pipes; the covered interconnect.
-// Only signals covering MinCoverage of the window count; applies is false
-// when a role it needs has none.
-func (r ComputeSignature) Judge(p Profile) (miner bool, applies bool, reason string) {
-	v := p.covered(r.MinCoverage).roles()
+// whichever is busier while active; the covered math pipes. Only signals
+// covering MinCoverage of the scope count.
+func (r ComputeSignature) Judge(f *Facts) Opinion {
+	o := Opinion{Rule: r.Name()}
+	c := r.facts(f)
+	v := c.view
 	switch {
 	case v.activitySig == "" && v.memorySig == "":
-		return false, false, fmt.Sprintf("no activity or memory signal covering %.2f of the window", r.MinCoverage)
+		o.Reason = fmt.Sprintf("no activity or memory signal covering %.2f of the window", r.MinCoverage)
+		return o
 	case len(v.pipes) == 0:
-		return false, false, fmt.Sprintf("no math pipe signal covering %.2f of the window", r.MinCoverage)
-	case len(v.interconnectSigs) == 0:
-		return false, false, fmt.Sprintf("no interconnect signal covering %.2f of the window", r.MinCoverage)
+		o.Reason = fmt.Sprintf("no math pipe signal covering %.2f of the window", r.MinCoverage)
+		return o
+	case f.Active < r.MinActive:
+		o.Reason = fmt.Sprintf("active %.2f of the time (< %g)", f.Active, r.MinActive)
+		return o
 	}
-	busy, busyName := v.activity, v.activitySig
-	if v.memorySig != "" && (busyName == "" || v.memory.Mean > busy.Mean) {
-		busy, busyName = v.memory, v.memorySig
-	}
-	pipe, pipeName, _ := v.busiestPipe()
-	link := v.interconnect
-	numbers := fmt.Sprintf("%s mean %.3f stddev %.3f, %s mean %.4f, interconnect %s/s",
-		busyName, busy.Mean, busy.StdDev, pipeName, pipe, humanBytes(link))
+	busy, busyName := r.busy(c)
+	pipe, pipeName, _ := c.busiest(v.pipes...)
+	numbers := fmt.Sprintf("active %.2f, %s %.3f while active, %s %.4f while active", f.Active, busyName, busy, pipeName, pipe)
 	switch {
-	case busy.Mean <= r.BusyAbove:
-		return false, true, fmt.Sprintf("%s: not busy (%.3f <= %g)", numbers, busy.Mean, r.BusyAbove)
-	case busy.StdDev >= r.BusyStdDevBelow:
-		return false, true, fmt.Sprintf("%s: activity varies (stddev %.3f >= %g)", numbers, busy.StdDev, r.BusyStdDevBelow)
+	case busy <= r.BusyAbove:
+		o.Reason = fmt.Sprintf("%s: not busy (%.3f <= %g)", numbers, busy, r.BusyAbove)
 	case pipe >= r.PipeActiveBelow:
-		return false, true, fmt.Sprintf("%s: math pipes in use (%.4f >= %g)", numbers, pipe, r.PipeActiveBelow)
-	case link >= r.InterconnectBelow:
-		return false, true, fmt.Sprintf("%s: moves data (>= %s/s)", numbers, humanBytes(r.InterconnectBelow))
+		o.Reason = fmt.Sprintf("%s: math pipes in use (%.4f >= %g)", numbers, pipe, r.PipeActiveBelow)
+	default:
+		o.Finding = SaysMiner
+		o.Reason = fmt.Sprintf("%s: busy %.3f > %g while active, pipes < %g", numbers, busy, r.BusyAbove, r.PipeActiveBelow)
 	}
-	return true, true, fmt.Sprintf("%s: busy %.3f > %g held (stddev < %g), pipes < %g, interconnect < %s/s",
-		numbers, busy.Mean, r.BusyAbove, r.BusyStdDevBelow, r.PipeActiveBelow, humanBytes(r.InterconnectBelow))
+	return o
+}
+
+// facts are f with only the signals covering the rule's own coverage.
+func (r ComputeSignature) facts(f *Facts) *Facts {
+	c := *f
+	c.Profile = f.Profile.covered(r.MinCoverage)
+	c.view = c.Profile.roles()
+	return &c
+}
+
+// busy is the busier of activity and memory while active, and its signal.
+func (r ComputeSignature) busy(c *Facts) (float64, Signal) {
+	busy, name, _ := c.busiest(c.view.activitySig, c.view.memorySig)
+	return busy, name
+}
+
+// corroborated reports whether a firing signature was also held (activity
+// spread below BusyStdDevBelow) and quiet (interconnect below
+// InterconnectBelow), with the numbers.
+func (r ComputeSignature) corroborated(f *Facts) (bool, string) {
+	c := r.facts(f)
+	_, name := r.busy(c)
+	sd := c.Profile[name].StdDev
+	link := c.view.interconnect
+	switch {
+	case len(c.view.interconnectSigs) == 0:
+		return false, "no interconnect signal to show the GPU quiet"
+	case sd >= r.BusyStdDevBelow:
+		return false, fmt.Sprintf("%s varies (stddev %.3f >= %g): paused or jittered", name, sd, r.BusyStdDevBelow)
+	case link >= r.InterconnectBelow:
+		return false, fmt.Sprintf("interconnect %s/s >= %s/s", humanBytes(link), humanBytes(r.InterconnectBelow))
+	}
+	return true, fmt.Sprintf("%s held (stddev %.3f < %g), interconnect %s/s < %s/s", name, sd, r.BusyStdDevBelow,
+		humanBytes(link), humanBytes(r.InterconnectBelow))
 }
 
 func (r ComputeSignature) validate() error {
@@ -82,6 +119,8 @@ func (r ComputeSignature) validate() error {
 		return fmt.Errorf("rules.computeSignature.interconnectBelowBytesPerSecond: must be positive, got %v", r.InterconnectBelow)
 	case r.MinCoverage <= 0 || r.MinCoverage > 1:
 		return fmt.Errorf("rules.computeSignature.minCoverage: must be in (0, 1], got %v", r.MinCoverage)
+	case r.MinActive < 0 || r.MinActive >= 1:
+		return fmt.Errorf("rules.computeSignature.minActive: must be in [0, 1), got %v", r.MinActive)
 	}
 	return nil
 }

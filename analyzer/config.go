@@ -16,6 +16,10 @@ type Config struct {
 	// profiling metrics and step aside, saying so, without them.
 	TrainingVeto     TrainingVeto
 	ComputeSignature ComputeSignature
+	// PipeSaturation catches a GPU saturated on what proof of work scales
+	// with (the integer pipe, int8 tensor cores, device memory), whatever
+	// its utilization curve.
+	PipeSaturation PipeSaturation
 	// BusyWithoutPod judges GPUs no pod holds.
 	BusyWithoutPod BusyWithoutPod
 	// MinCoverage is the share of expected samples below which a GPU is
@@ -61,7 +65,10 @@ func DefaultConfig() Config {
 		// on every pipe. 0.1 spares them all with a 3x margin and sits far
 		// above hashing; between the idle bar (0.02) and it, a miner verdict
 		// stands but its evidence is partial (never deleted by default).
-		TrainingVeto: TrainingVeto{PipeActiveAbove: 0.1},
+		// Intensities are read while a kernel ran (ratio / active share).
+		// A busy tensor pipe also needs device memory above 0.1 beside it:
+		// 0.13-0.34 for the H200's ML and HPC kernels, 0.00 for hashing.
+		TrainingVeto: TrainingVeto{PipeActiveAbove: 0.1, MemoryAbove: 0.1},
 		ComputeSignature: ComputeSignature{
 			BusyAbove: 0.5, BusyStdDevBelow: 0.1, PipeActiveBelow: 0.02,
 			// 50 MB/s: PCIe counts protocol headers, so kernel launches
@@ -69,7 +76,13 @@ func DefaultConfig() Config {
 			// compute-bound hash, 20 MB/s for a memory-hard one.
 			InterconnectBelow: 50e6,
 			MinCoverage:       0.9,
+			MinActive:         0.25,
 		},
+		// Integer pipe: 1.00 for the H200's SHA-256 kernel, 0.17 for bf16
+		// LLM training (testdata/h200-telemetry.csv). Device memory 0.8
+		// while active with idle float pipes: a DAG miner's signature.
+		PipeSaturation: PipeSaturation{MinActive: 0.25, IntegerAbove: 0.6, IntegerOverFloat: 3,
+			IMMAAbove: 0.5, FloatBelow: 0.05, MemoryAbove: 0.8, IdleBelow: 0.02},
 		BusyWithoutPod: BusyWithoutPod{MeanAbove: 50},
 		MinCoverage:    0.8,
 		// Ten minutes of a new pod's life, every sample with idle tensor,
@@ -84,6 +97,7 @@ func DefaultConfig() Config {
 
 // Validate reports the first invalid field.
 func (c Config) Validate() error {
+
 	switch {
 	case c.MinCoverage <= 0 || c.MinCoverage > 1:
 		return fmt.Errorf("minCoverage: must be in (0, 1], got %v", c.MinCoverage)
@@ -96,5 +110,5 @@ func (c Config) Validate() error {
 	case c.ValidMin >= c.ValidMax:
 		return fmt.Errorf("valid range: min %v must be below max %v", c.ValidMin, c.ValidMax)
 	}
-	return errors.Join(c.FlatHighUtil.validate(), c.TrainingVeto.validate(), c.ComputeSignature.validate(), c.BusyWithoutPod.validate())
+	return errors.Join(c.FlatHighUtil.validate(), c.TrainingVeto.validate(), c.ComputeSignature.validate(), c.PipeSaturation.validate(), c.BusyWithoutPod.validate())
 }

@@ -5,6 +5,10 @@ import "fmt"
 // FlatHighUtil is the old detector's rule: a GPU held flat near full
 // utilization is mining. Both comparisons are strict: a mean of exactly
 // MeanAbove or a stddev of exactly StdDevBelow is benign.
+//
+// Evading it costs a miner only a few percent: throttling below MeanAbove
+// or jitter above StdDevBelow. The rules beyond utilization
+// (PipeSaturation, ComputeSignature) are there for those miners.
 type FlatHighUtil struct {
 	MeanAbove   float64 `json:"mean_above"`
 	StdDevBelow float64 `json:"stddev_below"`
@@ -13,8 +17,18 @@ type FlatHighUtil struct {
 // Name is the rule's name in evidence, logs and metrics.
 func (FlatHighUtil) Name() string { return "flat_high_util" }
 
-// Judge applies the rule to one GPU's window statistics.
-func (r FlatHighUtil) Judge(s Stats) (Verdict, string) {
+// Judge applies the rule to the GPU's utilization over the scope. It
+// judges GPUs no pod holds too (their finding is busy_without_pod).
+func (r FlatHighUtil) Judge(f *Facts) Opinion {
+	v, reason := r.judge(f.Util)
+	o := Opinion{Rule: r.Name(), Reason: reason}
+	if v == Miner {
+		o.Finding = SaysMiner
+	}
+	return o
+}
+
+func (r FlatHighUtil) judge(s Stats) (Verdict, string) {
 	mean, sd := s.Moments.Mean, s.Moments.StdDev()
 	if mean > r.MeanAbove && sd < r.StdDevBelow {
 		return Miner, fmt.Sprintf("mean %.2f > %g and stddev %.2f < %g", mean, r.MeanAbove, sd, r.StdDevBelow)

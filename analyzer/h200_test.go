@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"math"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -27,19 +28,23 @@ var h200Columns = map[string]struct {
 	sig   Signal
 	scale float64
 }{
-	"gpm_graphics_util":   {SignalGREngine, 0.01},
-	"gpm_sm_util":         {SignalSM, 0.01},
-	"gpm_any_tensor_util": {SignalTensor, 0.01},
-	"gpm_fp16_util":       {SignalFP16, 0.01},
-	"gpm_fp32_util":       {SignalFP32, 0.01},
-	"gpm_fp64_util":       {SignalFP64, 0.01},
-	"gpm_dram_bw_util":    {SignalDRAM, 0.01},
-	"gpm_pcie_tx_MBps":    {SignalPCIeTx, 1 << 20}, // MiB/s, headers included
-	"gpm_pcie_rx_MBps":    {SignalPCIeRx, 1 << 20},
-	"mem_copy_util_pct":   {SignalMemCopy, 1},
-	"pcie_tx_kBps":        {SignalPCIeTxKB, 1},
-	"pcie_rx_kBps":        {SignalPCIeRxKB, 1},
-	"power_w":             {SignalPower, 1},
+	"gpm_graphics_util":    {SignalGREngine, 0.01},
+	"gpm_sm_util":          {SignalSM, 0.01},
+	"gpm_any_tensor_util":  {SignalTensor, 0.01},
+	"gpm_fp16_util":        {SignalFP16, 0.01},
+	"gpm_fp32_util":        {SignalFP32, 0.01},
+	"gpm_fp64_util":        {SignalFP64, 0.01},
+	"gpm_dram_bw_util":     {SignalDRAM, 0.01},
+	"gpm_integer_util":     {SignalInt, 0.01},
+	"gpm_imma_tensor_util": {SignalIMMA, 0.01},
+	"gpm_hmma_tensor_util": {SignalHMMA, 0.01},
+	"gpm_dfma_tensor_util": {SignalDFMA, 0.01},
+	"gpm_pcie_tx_MBps":     {SignalPCIeTx, 1 << 20}, // MiB/s, headers included
+	"gpm_pcie_rx_MBps":     {SignalPCIeRx, 1 << 20},
+	"mem_copy_util_pct":    {SignalMemCopy, 1},
+	"pcie_tx_kBps":         {SignalPCIeTxKB, 1},
+	"pcie_rx_kBps":         {SignalPCIeRxKB, 1},
+	"power_w":              {SignalPower, 1},
 }
 
 func readH200(t *testing.T) map[string]h200Workload {
@@ -118,6 +123,9 @@ var (
 	h200AllDCP      = []Signal{SignalSM, SignalGREngine, SignalTensor, SignalFP16, SignalFP32, SignalFP64, SignalDRAM, SignalPCIeTx, SignalPCIeRx, SignalMemCopy, SignalPower}
 	h200GPUOperator = []Signal{SignalGREngine, SignalTensor, SignalDRAM, SignalPCIeTx, SignalPCIeRx, SignalMemCopy, SignalPower}
 	h200Default     = []Signal{SignalMemCopy, SignalPCIeTxKB, SignalPCIeRxKB, SignalPower}
+	// Every DCP field plus the integer pipe and the tensor subtypes
+	// (fields 1013-1016), which Hopper reports through GPM.
+	h200Hopper = append(slices.Clone(h200AllDCP), SignalInt, SignalIMMA, SignalHMMA, SignalDFMA)
 )
 
 // The rules against real kernels on real hardware, per counter set: what
@@ -153,6 +161,18 @@ func TestH200Telemetry(t *testing.T) {
 		{"llm_train", "exporter default", h200Default, Miner, "flat_high_util", StrengthUtilizationOnly},
 		{"hash_int", "exporter default", h200Default, Miner, "flat_high_util", StrengthUtilizationOnly},
 		{"hash_int_throttled_80", "exporter default", h200Default, Benign, "flat_high_util", ""},
+
+		// With the integer pipe: hashing is strong on what it cannot shed,
+		// ML and HPC keep theirs low (0.06-0.17).
+		{"llm_train", "Hopper", h200Hopper, Benign, "training_veto", ""},
+		{"inference", "Hopper", h200Hopper, Benign, "training_veto", ""},
+		{"fp32_hpc", "Hopper", h200Hopper, Benign, "training_veto", ""},
+		{"fp64_hpc", "Hopper", h200Hopper, Benign, "training_veto", ""},
+		{"llm_train_dataloader", "Hopper", h200Hopper, Benign, "flat_high_util", ""},
+		{"hash_int", "Hopper", h200Hopper, Miner, "flat_high_util", StrengthStrong},
+		{"hash_int_throttled_80", "Hopper", h200Hopper, Miner, "pipe_saturation", StrengthStrong},
+		{"hash_int_throttled_70", "Hopper", h200Hopper, Miner, "pipe_saturation", StrengthStrong},
+		{"hash_memhard", "Hopper", h200Hopper, Miner, "flat_high_util", StrengthStrong},
 	}
 	cfg := DefaultConfig()
 	cfg.ScrapeInterval = time.Second

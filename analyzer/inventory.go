@@ -15,8 +15,14 @@ type Inventory struct {
 	// Rules counts the GPUs each rule has the signals to judge.
 	Rules map[string]int `json:"rules"`
 	// StrongEvidence counts the GPUs on which a miner verdict can reach
-	// strong (deletable) evidence: tensor, FP32 and FP64 pipes covered.
+	// strong (deletable) evidence: the integer pipe, or every pipe the
+	// board reports that ML and HPC use (tensor, FP32, FP64 but on Ada)
+	// covered.
 	StrongEvidence int `json:"strong_evidence_possible"`
+	// ProfilerFaults counts the GPUs whose profiling fields disagreed with
+	// their utilization (zeros or a frozen reading on a busy GPU): judged
+	// on utilization alone.
+	ProfilerFaults int `json:"profiler_faults"`
 }
 
 // Missing lists the signals some GPUs lack that would widen what can be
@@ -49,6 +55,7 @@ func inventory(rep Report, cfg Config) Inventory {
 		has := map[Role]bool{
 			RoleActivity: v.activitySig != "", RolePipes: len(v.pipes) > 0,
 			RoleMemory: v.memorySig != "", RoleInterconnect: len(v.interconnectSigs) > 0,
+			RoleSaturation: slices.ContainsFunc(RoleSaturation.Signals(), func(s Signal) bool { _, ok := covered[s]; return ok }),
 		}
 		for r, ok := range has {
 			if ok {
@@ -61,10 +68,17 @@ func inventory(rep Report, cfg Config) Inventory {
 		if has[RolePipes] {
 			inv.Rules[cfg.TrainingVeto.Name()]++
 		}
+		if _, ok := covered[SignalInt]; ok || covered.has(SignalIMMA) || has[RoleMemory] {
+			inv.Rules[cfg.PipeSaturation.Name()]++
+		}
 		if (has[RoleActivity] || has[RoleMemory]) && has[RolePipes] && has[RoleInterconnect] {
 			inv.Rules[cfg.ComputeSignature.Name()]++
 		}
-		if !slices.ContainsFunc(strongPipes, func(s Signal) bool { _, ok := covered[s]; return !ok }) {
+		if g.ProfilerFault != "" {
+			inv.ProfilerFaults++
+		}
+		_, integer := covered[SignalInt]
+		if integer || !slices.ContainsFunc(BoardOf(g.Model).strongPipes(), func(s Signal) bool { _, ok := covered[s]; return !ok }) {
 			inv.StrongEvidence++
 		}
 	}

@@ -18,9 +18,26 @@ func profConfig() Config {
 	return cfg
 }
 
-// signalSeries is one profiling signal of a GPU, built like utilization.
+// signalSeries is one profiling signal of a GPU, built like utilization. A
+// live profiler's ratios are never stuck on one reading: values strictly
+// between 0 and 1 alternate by ±0.0005 sample to sample (the mean of every
+// chunk unchanged), as a frozen profiler's would not (see profilerFault).
 func signalSeries(sig Signal, g GPU, w Workload, value func(time.Time) (float64, bool)) Series {
-	s := series(g, w, profWindow, profChunk, profInterval, value)
+	live := value
+	if slices.Contains(profSignals, sig) {
+		live = func(t time.Time) (float64, bool) {
+			v, ok := value(t)
+			if ok && v > 0.001 && v < 0.999 {
+				if (t.Unix()/int64(profInterval/time.Second))%2 == 0 {
+					v += 0.0005
+				} else {
+					v -= 0.0005
+				}
+			}
+			return v, ok
+		}
+	}
+	s := series(g, w, profWindow, profChunk, profInterval, live)
 	s.Signal = sig
 	return s
 }
@@ -67,21 +84,21 @@ func TestAnalyzeProfilingRules(t *testing.T) {
 		reasonHas []string
 	}{
 		{"flat 100% training spared by its busy tensor pipe", profConfig(), 100, trainingProfile,
-			Benign, "training_veto", true, []string{"mean 100.00 > 95", "but tensor_active mean 0.400 > 0.1"}},
+			Benign, "training_veto", true, []string{"mean 100.00 > 95", "but tensor_active 0.400 > 0.1 with device memory 0.500"}},
 		{"flat 100% without profiling metrics: the old rule calls it a miner", profConfig(), 100, nil,
 			Miner, "flat_high_util", false, []string{"mean 100.00 > 95", "profiling metrics absent: utilization rule only"}},
 		{"flat 100% with idle pipes stays a miner, the veto's numbers noted", profConfig(), 100, minerProfile,
-			Miner, "flat_high_util", true, []string{"mean 100.00 > 95", "busiest pipe", "<= 0.1", "evidence partial"}},
+			Miner, "flat_high_util", true, []string{"mean 100.00 > 95", "training_veto: busiest float pipe", "<= 0.1", "evidence partial"}},
 		{"flat 100% training with the veto disabled is a miner", vetoOff, 100, trainingProfile,
 			Miner, "flat_high_util", true, []string{"mean 100.00 > 95"}},
 		{"flat 100% with SM but no pipe metrics: the veto cannot spare, utilization only", profConfig(), 100, smOnlyProfile,
 			Miner, "flat_high_util", false, []string{"mean 100.00 > 95", "evidence utilization_only", "no math pipe exported"}},
 		{"throttled 80% miner caught by its compute signature", profConfig(), 80, throttledMinerProfile,
-			Miner, "compute_signature", true, []string{"sm_active mean 0.800", "interconnect 5 kB/s", "busy 0.800 > 0.5"}},
+			Miner, "compute_signature", true, []string{"active 0.80", "sm_active 1.000 while active", "busy 1.000 > 0.5"}},
 		{"throttled 80% without profiling metrics: utilization rule only, benign", profConfig(), 80, nil,
 			Benign, "flat_high_util", false, []string{"mean 80.00 <= 95", "profiling metrics absent: utilization rule only"}},
 		{"inference at 40% with a used tensor pipe is benign", profConfig(), 40, inferenceProfile,
-			Benign, "flat_high_util", true, []string{"mean 40.00 <= 95", "compute_signature: ", "not busy"}},
+			Benign, "flat_high_util", true, []string{"mean 40.00 <= 95", "compute_signature: ", "math pipes in use", "training_veto: tensor_active 0.250"}},
 		{"training below 95% is benign: busy pipes and data movement", profConfig(), 85, trainingProfile,
 			Benign, "flat_high_util", true, []string{"compute_signature: ", "math pipes in use"}},
 		{"flat 80% with SM but no pipe metrics: compute signature cannot judge", profConfig(), 80, smOnlyProfile,
@@ -126,7 +143,7 @@ func TestAnalyzeProfilingRules(t *testing.T) {
 			}
 			for sig, v := range c.signals {
 				st := p.Evidence.Signals[sig]
-				if math.Abs(st.Mean-v) > 1e-9*math.Max(1, v) || st.Samples != 240 || st.Coverage != 1 || st.StdDev > 1e-9*math.Max(1, v) {
+				if math.Abs(st.Mean-v) > 1e-9*math.Max(1, v) || st.Samples != 240 || st.Coverage != 1 || st.StdDev > 0.0006 {
 					t.Errorf("%s: %+v, want mean %v over 240 samples", sig, st, v)
 				}
 			}
@@ -186,7 +203,7 @@ func TestAnalyzeUnattributedGPUs(t *testing.T) {
 		{"GPU-n1-0", "host process at 100% without profiling", BusyUnattributed,
 			[]string{"no pod holds it, yet mean utilization 100.00 > 50"}, "looks like a miner"},
 		{"GPU-n1-1", "host process with a miner's signature says so", BusyUnattributed,
-			[]string{"no pod holds it, yet", "; looks like a miner: sm_active mean 0.990"}, ""},
+			[]string{"no pod holds it, yet", "; looks like a miner: compute_signature: active 1.00, sm_active 0.990"}, ""},
 		{"GPU-n1-2", "idle GPU", Benign, []string{"no pod holds it; mean utilization 0.00 <= 50"}, ""},
 		{"GPU-n1-3", "exactly 50% is not busy (strict)", Benign, []string{"50.00 <= 50"}, ""},
 		{"GPU-n1-4", "busy training outside any pod is still a finding", BusyUnattributed,

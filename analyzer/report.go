@@ -85,6 +85,15 @@ type GPUReport struct {
 	// StrengthReason says why.
 	Strength       Strength
 	StrengthReason string
+	// Active is the share of the judged span a kernel ran (mean
+	// utilization / 100): profiling ratios are judged per active time.
+	Active float64
+	// Board is what the GPU's model lets its profiler report.
+	Board Board
+	// ProfilerFault, when set, says why the GPU's profiling fields were not
+	// believed (zeros or a frozen reading on a busy GPU): it was judged on
+	// utilization alone, never on strong evidence.
+	ProfilerFault string
 	// Shared is set when other pods used this GPU at the same time
 	// (time-slicing); SharedWith names them.
 	Shared     bool
@@ -117,6 +126,12 @@ type Evidence struct {
 	Strength       Strength `json:"strength,omitempty"`
 	StrengthReason string   `json:"strength_reason,omitempty"`
 	Enforceable    bool     `json:"enforceable"`
+	// ProfilerFault, when set, says why the deciding GPU's profiling fields
+	// were not believed: judged on utilization alone.
+	ProfilerFault string `json:"profiler_fault,omitempty"`
+	// Board is what the deciding GPU's model reports (which pipes strong
+	// evidence was graded on).
+	Board *Board `json:"board,omitempty"`
 	// SignalsUsed are the deciding GPU's covered signals, by role;
 	// SignalsAbsent the preferred signals that were not exported.
 	SignalsUsed   []Signal `json:"signals_used"`
@@ -126,6 +141,7 @@ type Evidence struct {
 	// The thresholds of the rule beyond utilization that decided, if any.
 	TrainingVeto     *TrainingVeto     `json:"training_veto,omitempty"`
 	ComputeSignature *ComputeSignature `json:"compute_signature,omitempty"`
+	PipeSaturation   *PipeSaturation   `json:"pipe_saturation,omitempty"`
 	Curves           []GPUCurve        `json:"curves"`
 }
 

@@ -1,7 +1,6 @@
 package analyzer
 
 import (
-	"fmt"
 	"slices"
 	"strings"
 )
@@ -30,8 +29,15 @@ const (
 	RoleInterconnect Role = "interconnect"
 )
 
+// RoleSaturation: what proof of work saturates and ML work does not
+// alone: the integer pipe and the tensor pipe's subtypes (Hopper and
+// newer; GA100 and newer for the subtypes), read by pipe_saturation.
+const RoleSaturation Role = "saturation"
+
 // Roles lists the roles in evidence order.
-func Roles() []Role { return []Role{RoleActivity, RolePipes, RoleMemory, RoleInterconnect} }
+func Roles() []Role {
+	return []Role{RoleActivity, RolePipes, RoleMemory, RoleInterconnect, RoleSaturation}
+}
 
 // Signals are the signals that can fill the role, preferred first.
 func (r Role) Signals() []Signal {
@@ -44,6 +50,8 @@ func (r Role) Signals() []Signal {
 		return []Signal{SignalDRAM, SignalMemCopy}
 	case RoleInterconnect:
 		return []Signal{SignalPCIeTx, SignalPCIeRx, SignalNVLinkTx, SignalNVLinkRx, SignalPCIeTxKB, SignalPCIeRxKB, SignalNVLinkTotal}
+	case RoleSaturation:
+		return []Signal{SignalInt, SignalIMMA, SignalHMMA, SignalDFMA}
 	}
 	return nil
 }
@@ -152,67 +160,6 @@ func (v view) absent() []Signal {
 		}
 	}
 	return out
-}
-
-// Strength is how much a miner verdict's evidence can bear. Only strong
-// evidence is enforceable (deletable) by default.
-//
-// Measured on an NVIDIA H200 (analyzer/testdata/h200-telemetry.csv, NVML
-// GPM at 1 s): an FP32 matrix loop without TF32 held utilization at a flat
-// 100 % with the tensor pipe at 0.000 and the FP32 pipe at 0.76, and an FP64
-// matrix loop ran on the tensor cores' DMMA path with the FP64 pipe at
-// 0.000; an integer SHA-256 kernel left every math pipe at 0.000 with the
-// integer pipe at 1.00. PCIe traffic (headers included) was 2 MB/s for the
-// hashing kernel, 6 MB/s for the FP32 loop and 20 MB/s for a memory-hard
-// hash: the interconnect does not tell HPC from mining. So an idle tensor
-// pipe alone (the GPU Operator's counters) cannot clear FP32/FP64 work, and
-// only every pipe that such work uses, seen idle, can.
-type Strength string
-
-const (
-	// StrengthStrong: the tensor, FP32 and FP64 pipes were all covered and
-	// every covered pipe was idle: no training, inference or HPC kernel ran.
-	StrengthStrong Strength = "strong"
-	// StrengthPartial: some math pipes were seen, not enough to rule out
-	// FP32/FP64 work that uses no tensor core (the GPU Operator's default
-	// counters export the tensor pipe only), or a pipe was neither idle nor
-	// busy: recorded, alerted and posted, never deleted by default.
-	StrengthPartial Strength = "partial"
-	// StrengthUtilizationOnly: no math pipe was covered, so flat training
-	// cannot be told apart: never deleted by default.
-	StrengthUtilizationOnly Strength = "utilization_only"
-)
-
-// Enforceable reports whether a miner verdict of this strength may lead to
-// a deletion without an operator's opt-in.
-func (s Strength) Enforceable() bool { return s == StrengthStrong }
-
-// strongPipes are the pipes that must be covered and idle for strong
-// evidence: training and inference use the tensor pipe, FP32 HPC the FP32
-// pipe, FP64 HPC the FP64 pipe (or DMMA on the tensor cores). FP16 work
-// without tensor cores and without FP32 is not a workload anyone runs.
-var strongPipes = []Signal{SignalTensor, SignalFP32, SignalFP64}
-
-// strength grades the evidence of a miner verdict; idleBelow is the bar a
-// pipe's mean must stay under to count as idle.
-func (v view) strength(idleBelow float64) (Strength, string) {
-	busiest, name, ok := v.busiestPipe()
-	var missing []Signal
-	for _, s := range strongPipes {
-		if !slices.Contains(v.pipes, s) {
-			missing = append(missing, s)
-		}
-	}
-	switch {
-	case !ok:
-		return StrengthUtilizationOnly, "no math pipe exported: flat training looks the same on utilization alone"
-	case busiest >= idleBelow:
-		return StrengthPartial, fmt.Sprintf("math pipe %s at %.3f is not idle (< %g)", name, busiest, idleBelow)
-	case len(missing) > 0:
-		return StrengthPartial, fmt.Sprintf("covered pipes idle (busiest %s %.4f < %g), but %s not exported: FP32/FP64 work without tensor cores looks the same",
-			name, busiest, idleBelow, joinSignals(missing))
-	}
-	return StrengthStrong, fmt.Sprintf("tensor, FP32 and FP64 pipes covered and idle (busiest %s %.4f < %g)", name, busiest, idleBelow)
 }
 
 func joinSignals(ss []Signal) string {

@@ -36,7 +36,7 @@ func TestStrength(t *testing.T) {
 		want      Strength
 		reasonHas string
 	}{
-		{"every DCP pipe covered and idle", allPipesIdle, StrengthStrong, "tensor, FP32 and FP64 pipes covered and idle"},
+		{"every DCP pipe covered and idle", allPipesIdle, StrengthStrong, "tensor_active, fp32_active, fp64_active covered and idle"},
 		{"every pipe idle, even with the interconnect busy", with(allPipesIdle, SignalPCIeRx, cov(5e8)), StrengthStrong, ""},
 		{"FP16 not exported: still strong", without(allPipesIdle, SignalFP16), StrengthStrong, ""},
 		{"the GPU Operator's set: tensor idle, FP32/FP64 unseen", gpuOperator, StrengthPartial, "fp32_active, fp64_active not exported"},
@@ -51,10 +51,10 @@ func TestStrength(t *testing.T) {
 			StrengthUtilizationOnly, ""},
 		{"nothing beyond utilization", Profile{}, StrengthUtilizationOnly, ""},
 	}
-	cfg := DefaultConfig().ComputeSignature
+	cfg := DefaultConfig()
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			got, reason := c.p.roles().strength(cfg.PipeActiveBelow)
+			got, reason := grade(factsOf(99.8, 0.5, c.p, "NVIDIA A100-SXM4-80GB"), cfg.FlatHighUtil.Name(), cfg)
 			if got != c.want {
 				t.Fatalf("strength %s (%s), want %s", got, reason, c.want)
 			}

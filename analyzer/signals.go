@@ -24,6 +24,16 @@ const (
 	SignalNVLinkRx Signal = "nvlink_rx_bytes"  // DCGM_FI_PROF_NVLINK_RX_BYTES, B/s
 	SignalPower    Signal = "power_watts"      // DCGM_FI_DEV_POWER_USAGE, W
 
+	// The integer pipe and the tensor pipe's subtypes (DCGM fields 1016 and
+	// 1013-1015; DCGM >= 3.0.4 and >= 2.4.5): on Hopper and newer read
+	// from NVML GPM. No counters CSV that dcgm-exporter ships lists them;
+	// DCGM 4.6 renamed them (DCGM_FI_PROF_INT_UTIL_RATIO, ...) and keeps
+	// the old names as aliases (NVIDIA/DCGM dcgmlib/dcgm_fields.h, 4.6.0).
+	SignalInt  Signal = "int_active"         // DCGM_FI_PROF_PIPE_INT_ACTIVE
+	SignalIMMA Signal = "tensor_imma_active" // DCGM_FI_PROF_PIPE_TENSOR_IMMA_ACTIVE, int8
+	SignalHMMA Signal = "tensor_hmma_active" // DCGM_FI_PROF_PIPE_TENSOR_HMMA_ACTIVE, FP16/BF16/TF32
+	SignalDFMA Signal = "tensor_dfma_active" // DCGM_FI_PROF_PIPE_TENSOR_DFMA_ACTIVE, FP64
+
 	// The device-level (DEV_*) fields of dcgm-exporter's default counters,
 	// which need no profiling module: the fallbacks for memory and
 	// interconnect when the DCGM_FI_PROF_* fields are not exported.
@@ -37,13 +47,20 @@ const (
 func ProfilingSignals() []Signal {
 	return []Signal{SignalGREngine, SignalSM, SignalTensor, SignalFP64, SignalFP32, SignalFP16, SignalDRAM,
 		SignalPCIeTx, SignalPCIeRx, SignalNVLinkTx, SignalNVLinkRx, SignalPower,
-		SignalMemCopy, SignalPCIeTxKB, SignalPCIeRxKB, SignalNVLinkTotal}
+		SignalMemCopy, SignalPCIeTxKB, SignalPCIeRxKB, SignalNVLinkTotal,
+		SignalInt, SignalIMMA, SignalHMMA, SignalDFMA}
 }
 
-// pipeSignals are the math pipes deep learning keeps busy and hashing does
-// not use (hash kernels run integer instructions, which DCGM has no pipe
-// gauge for).
+// pipeSignals are the floating-point and tensor pipes that deep learning
+// and HPC keep busy and hash kernels do not use. Hash kernels run on the
+// integer pipe (SignalInt), which is judged apart: it is what their
+// hashrate scales with.
 var pipeSignals = []Signal{SignalTensor, SignalFP16, SignalFP32, SignalFP64}
+
+// profSignals are the profiling module's activity ratios: what a broken
+// profiler reports as 0 or freezes (see profilerFault).
+var profSignals = []Signal{SignalGREngine, SignalSM, SignalTensor, SignalFP64, SignalFP32, SignalFP16, SignalDRAM,
+	SignalInt, SignalIMMA, SignalHMMA, SignalDFMA}
 
 // ValidRange bounds a valid sample of the signal; values outside are bad
 // samples. Utilization's range is the analyzer Config's.

@@ -27,7 +27,7 @@ func TestYoungPods(t *testing.T) {
 	}{
 		{"strong miner, 12 minutes old: judged over its life", 12 * time.Minute, 100, allPipesIdle, false, Miner, "young: judged over its own 12m", 12},
 		{"strong miner, exactly 10 minutes old", 10 * time.Minute, 100, allPipesIdle, false, Miner, "min span 10m for strong evidence", 10},
-		{"strong miner throttled to 80 %, 15 minutes old", 15 * time.Minute, 80, allPipesIdle, false, Miner, "busy 0.990 > 0.5 held", 15},
+		{"strong miner throttled to 80 %, 15 minutes old", 15 * time.Minute, 80, allPipesIdle, false, Miner, "sm_active held", 15},
 		{"strong miner, 9 minutes old: too young", 9 * time.Minute, 100, allPipesIdle, false, InsufficientData, "coverage", 0},
 		{"miner on the GPU Operator's counters: partial evidence waits for the window", 30 * time.Minute, 100, gpuOperatorIdle, false, InsufficientData, "coverage", 0},
 		{"miner on utilization alone waits for the window", 30 * time.Minute, 100, nil, false, InsufficientData, "coverage", 0},

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"github.com/miner-detector/miner-detector/analyzer"
 	"regexp"
+	"slices"
 	"time"
 
 	"github.com/prometheus/prometheus/model/labels"
@@ -100,6 +101,14 @@ type Config struct {
 	// the same chunked queries as Metric, under the same sample budget. An
 	// empty map reads utilization only.
 	Profiling map[analyzer.Signal]string `json:"profiling"`
+	// ProfilingAliases are further names a signal's metric may carry, each
+	// read like the main one where it is exported: dcgm-exporter names a
+	// metric after its counters-CSV line, and DCGM 4.6 renamed the
+	// profiling fields (DCGM_FI_PROF_INT_UTIL_RATIO for
+	// DCGM_FI_PROF_PIPE_INT_ACTIVE, ...), keeping the old names as aliases,
+	// so both spellings occur in real clusters. Only signals in Profiling
+	// are read.
+	ProfilingAliases map[analyzer.Signal][]string `json:"profilingAliases"`
 	// Concurrency is how many queries a cycle keeps in flight at once
 	// (0 means 1). The server evaluates each query on one core: two or more
 	// use its cores; each one in flight holds its answer's series being
@@ -130,6 +139,7 @@ func DefaultConfig() Config {
 		MaxRereads:         200,
 		Concurrency:        2,
 		Profiling:          DefaultProfilingMetrics(),
+		ProfilingAliases:   DefaultProfilingAliases(),
 		MIGInstanceLabel:   "GPU_I_ID",
 		MIGProfileLabel:    "GPU_I_PROFILE",
 	}
@@ -157,6 +167,33 @@ func DefaultProfilingMetrics() map[analyzer.Signal]string {
 		analyzer.SignalPCIeTxKB:    "DCGM_FI_DEV_PCIE_TX_THROUGHPUT",
 		analyzer.SignalPCIeRxKB:    "DCGM_FI_DEV_PCIE_RX_THROUGHPUT",
 		analyzer.SignalNVLinkTotal: "DCGM_FI_DEV_NVLINK_BANDWIDTH_TOTAL",
+		// The integer pipe and the tensor subtypes (fields 1013-1016), which
+		// no counters CSV dcgm-exporter ships lists; Hopper and newer report
+		// them (NVML GPM).
+		analyzer.SignalInt:  "DCGM_FI_PROF_PIPE_INT_ACTIVE",
+		analyzer.SignalIMMA: "DCGM_FI_PROF_PIPE_TENSOR_IMMA_ACTIVE",
+		analyzer.SignalHMMA: "DCGM_FI_PROF_PIPE_TENSOR_HMMA_ACTIVE",
+		analyzer.SignalDFMA: "DCGM_FI_PROF_PIPE_TENSOR_DFMA_ACTIVE",
+	}
+}
+
+// DefaultProfilingAliases are DCGM 4.6's names of the profiling fields
+// (NVIDIA/DCGM dcgmlib/dcgm_fields.h, 4.6.0: the old names are kept as
+// deprecated aliases of these). The PCIe and NVLink byte fields kept their
+// names.
+func DefaultProfilingAliases() map[analyzer.Signal][]string {
+	return map[analyzer.Signal][]string{
+		analyzer.SignalGREngine: {"DCGM_FI_PROF_GR_ENGINE_UTIL_RATIO"},
+		analyzer.SignalSM:       {"DCGM_FI_PROF_SM_UTIL_RATIO"},
+		analyzer.SignalTensor:   {"DCGM_FI_PROF_TENSOR_UTIL_RATIO"},
+		analyzer.SignalDRAM:     {"DCGM_FI_PROF_DRAM_UTIL_RATIO"},
+		analyzer.SignalFP64:     {"DCGM_FI_PROF_FP64_UTIL_RATIO"},
+		analyzer.SignalFP32:     {"DCGM_FI_PROF_FP32_UTIL_RATIO"},
+		analyzer.SignalFP16:     {"DCGM_FI_PROF_FP16_UTIL_RATIO"},
+		analyzer.SignalIMMA:     {"DCGM_FI_PROF_IMMA_UTIL_RATIO"},
+		analyzer.SignalHMMA:     {"DCGM_FI_PROF_HMMA_UTIL_RATIO"},
+		analyzer.SignalDFMA:     {"DCGM_FI_PROF_DFMA_UTIL_RATIO"},
+		analyzer.SignalInt:      {"DCGM_FI_PROF_INT_UTIL_RATIO"},
 	}
 }
 
@@ -217,16 +254,26 @@ func (f family) windowStats() uint8 {
 func (c Config) families() []family {
 	out := []family{{signal: analyzer.SignalUtil, metric: c.Metric}}
 	for _, sig := range analyzer.ProfilingSignals() {
-		m, ok := c.Profiling[sig]
-		switch {
-		case !ok:
-		case sig == analyzer.SignalGREngine && c.MIGInstanceLabel == "":
-			out = append(out, family{signal: sig, metric: m})
-		case sig == analyzer.SignalGREngine:
-			out = append(out, family{signal: sig, metric: m, part: partMIG},
-				family{signal: sig, metric: m, windowed: true, part: partWhole})
-		default:
-			out = append(out, family{signal: sig, metric: m, windowed: true})
+		main, ok := c.Profiling[sig]
+		if !ok {
+			continue
+		}
+		names := []string{main}
+		for _, a := range c.ProfilingAliases[sig] {
+			if !slices.Contains(names, a) {
+				names = append(names, a)
+			}
+		}
+		for _, m := range names {
+			switch {
+			case sig == analyzer.SignalGREngine && c.MIGInstanceLabel == "":
+				out = append(out, family{signal: sig, metric: m})
+			case sig == analyzer.SignalGREngine:
+				out = append(out, family{signal: sig, metric: m, part: partMIG},
+					family{signal: sig, metric: m, windowed: true, part: partWhole})
+			default:
+				out = append(out, family{signal: sig, metric: m, windowed: true})
+			}
 		}
 	}
 	return out
@@ -276,6 +323,16 @@ func (c Config) Validate() error {
 		}
 		if !validName(m) {
 			return fmt.Errorf("profiling.%s: not a valid metric name: %q", sig, m)
+		}
+	}
+	for sig, ms := range c.ProfilingAliases {
+		if !known[sig] {
+			return fmt.Errorf("profilingAliases: unknown signal %q (known: %v)", sig, analyzer.ProfilingSignals())
+		}
+		for _, m := range ms {
+			if !validName(m) {
+				return fmt.Errorf("profilingAliases.%s: not a valid metric name: %q", sig, m)
+			}
 		}
 	}
 	switch c.RangeSemantics {

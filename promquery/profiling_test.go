@@ -101,13 +101,20 @@ func checkProfilingRead(t *testing.T, api promquery.API, series []fleet.Series, 
 			t.Errorf("%s (%s) read per chunk, want window-level", f.Signal, f.Part)
 		}
 	}
-	if windowed != len(res.Profiling)-1 {
+	// The graphics engine of MIG instances is read per chunk under both of
+	// its names (DCGM 4.6's and the old one).
+	if windowed != len(res.Profiling)-2 {
 		t.Errorf("%d of %d profiling reads window-level, want all but the graphics engine of MIG instances", windowed, len(res.Profiling))
 	}
 	// The graphics engine is read twice: per chunk for MIG instances,
-	// window-level for whole GPUs.
-	if len(res.Profiling) != len(promquery.DefaultProfilingMetrics())+1 {
-		t.Errorf("%d profiling reads, want %d", len(res.Profiling), len(promquery.DefaultProfilingMetrics())+1)
+	// window-level for whole GPUs; every DCGM 4.6 name is read beside the
+	// old one.
+	reads := len(promquery.DefaultProfilingMetrics()) + 2
+	for _, names := range promquery.DefaultProfilingAliases() {
+		reads += len(names)
+	}
+	if len(res.Profiling) != reads {
+		t.Errorf("%d profiling reads, want %d", len(res.Profiling), reads)
 	}
 	got := map[string]map[analyzer.Signal]float64{}
 	migInstances := 0

@@ -183,11 +183,11 @@ type labelSet struct {
 }
 
 // sink joins one statistic of a family's answers.
-func (js *joinedSet) sink(stat int, sig analyzer.Signal, g grid, want uint8) sampleSink {
+func (js *joinedSet) sink(stat int, sig analyzer.Signal, metric string, g grid, want uint8) sampleSink {
 	return func(l seriesLabels, pts []model.SamplePair) error {
 		js.mu.Lock()
 		defer js.mu.Unlock()
-		j, err := js.joinedFor(l, sig, g, want)
+		j, err := js.joinedFor(l, sig, metric, g, want)
 		if err != nil {
 			return err
 		}
@@ -253,7 +253,7 @@ func (r *Reader) readFamily(ctx context.Context, fam family, lone bool, base []*
 				if fam.windowStats()&(1<<i) == 0 {
 					continue
 				}
-				q, sink := chunkExpr(s, sel), joined.sink(i, fam.signal, grd, fam.windowStats())
+				q, sink := chunkExpr(s, sel), joined.sink(i, fam.signal, fam.metric, grd, fam.windowStats())
 				g.Go(func() error {
 					ws, err := r.query(gctx, q, end, sink)
 					joined.warn(ws)
@@ -267,7 +267,7 @@ func (r *Reader) readFamily(ctx context.Context, fam family, lone bool, base []*
 		}
 		for _, sl := range plan.Slices {
 			for i, s := range stats {
-				q, sink := chunkExpr(s, sel), joined.sink(i, fam.signal, grd, allStats)
+				q, sink := chunkExpr(s, sel), joined.sink(i, fam.signal, fam.metric, grd, allStats)
 				g.Go(func() error {
 					ws, err := r.queryRange(gctx, q, v1.Range{Start: sl.First, End: sl.Last, Step: chunk}, sink)
 					joined.warn(ws)
@@ -423,6 +423,7 @@ func (r *Reader) seriesPerNode(ctx context.Context, metric string, base []*label
 // hands them over without a copy.
 type joinedSeries struct {
 	signal analyzer.Signal
+	metric string
 	labels *labelSet
 	grid   grid
 	chunks []analyzer.Chunk
@@ -462,21 +463,24 @@ func (g grid) end(i int) model.Time { return g.start + model.Time(int64(i+1)*g.s
 // joinedFor is the joined series of the labels for the signal, created on
 // first sight: series are joined by their labels without the metric name
 // (which Prometheus's *_over_time functions drop), and the signal tells
-// apart series with the same labels. Call with js.mu held.
-func (js *joinedSet) joinedFor(l seriesLabels, sig analyzer.Signal, g grid, want uint8) (*joinedSeries, error) {
+// apart series with the same labels, and so does the metric: a field read
+// under both of its names (DCGM 4.6's and the old alias) is two series of
+// one signal, of which the analyzer counts the fuller per chunk, never
+// both. Call with js.mu held.
+func (js *joinedSet) joinedFor(l seriesLabels, sig analyzer.Signal, metric string, g grid, want uint8) (*joinedSeries, error) {
 	ls, err := js.labelSetOf(l)
 	if err != nil {
 		return nil, err
 	}
 	for _, j := range ls.signals {
-		if j.signal == sig {
+		if j.signal == sig && j.metric == metric {
 			return j, nil
 		}
 	}
 	if ls.signals == nil {
 		ls.signals = make([]*joinedSeries, 0, js.families)
 	}
-	j := &joinedSeries{signal: sig, labels: ls, grid: g, chunks: make([]analyzer.Chunk, g.n), seen: make([]uint8, g.n), want: want}
+	j := &joinedSeries{signal: sig, metric: metric, labels: ls, grid: g, chunks: make([]analyzer.Chunk, g.n), seen: make([]uint8, g.n), want: want}
 	ls.signals = append(ls.signals, j)
 	return j, nil
 }
@@ -551,7 +555,7 @@ func (r *Reader) build(ctx context.Context, res *Result, joined *joinedSet, warn
 		ls.signals = nil // each joined series is garbage once built
 	}
 	slices.SortFunc(order, func(a, b *joinedSeries) int {
-		return cmp.Or(cmp.Compare(a.signal, b.signal), cmp.Compare(a.labels.text, b.labels.text))
+		return cmp.Or(cmp.Compare(a.signal, b.signal), cmp.Compare(a.labels.text, b.labels.text), cmp.Compare(a.metric, b.metric))
 	})
 	// The series sized up front (growing 170,000 of them one append at a
 	// time leaves as much garbage again), and each one's chunks built in

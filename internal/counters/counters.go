@@ -80,6 +80,21 @@ func Recommended() []Field {
 			Signal: analyzer.SignalNVLinkTx, Adds: "interconnect: multi-GPU training's all-reduce"},
 		{Name: "DCGM_FI_PROF_NVLINK_RX_BYTES", Type: "gauge", Help: "The rate of data received over NVLink, not including protocol headers, in bytes per second.",
 			Signal: analyzer.SignalNVLinkRx, Adds: "interconnect: multi-GPU training's all-reduce"},
+		// Fields 1013-1016, which no counters file dcgm-exporter ships lists:
+		// Hopper and newer report them (NVML GPM); IMMA/HMMA/DFMA need GA100
+		// or newer; the integer pipe is not reported on Ampere or Ada. On a
+		// GPU that lacks one, dcgm-exporter skips the line ("metric not
+		// enabled"): the series is absent, never 0. DCGM 4.6 names them
+		// DCGM_FI_PROF_INT_UTIL_RATIO, ..._IMMA/HMMA/DFMA_UTIL_RATIO; the
+		// detector reads both spellings.
+		{Name: "DCGM_FI_PROF_PIPE_INT_ACTIVE", Type: "gauge", Help: "Ratio of cycles the integer pipe is active (Hopper and newer).",
+			Signal: analyzer.SignalInt, Adds: "pipe_saturation: a hash kernel's integer pipe, strong evidence whatever the miner adds (Hopper and newer)"},
+		{Name: "DCGM_FI_PROF_PIPE_TENSOR_IMMA_ACTIVE", Type: "gauge", Help: "Ratio of cycles the tensor (IMMA) pipe is active (GA100 and newer).",
+			Signal: analyzer.SignalIMMA, Adds: "pipe_saturation: int8 GEMM proof of work (GA100 and newer)"},
+		{Name: "DCGM_FI_PROF_PIPE_TENSOR_HMMA_ACTIVE", Type: "gauge", Help: "Ratio of cycles the tensor (HMMA) pipe is active (GA100 and newer).",
+			Signal: analyzer.SignalHMMA, Adds: "training_veto: half-precision tensor work told apart from int8 (GA100 and newer)"},
+		{Name: "DCGM_FI_PROF_PIPE_TENSOR_DFMA_ACTIVE", Type: "gauge", Help: "Ratio of cycles the tensor (DFMA) pipe is active (GA100 and newer).",
+			Signal: analyzer.SignalDFMA, Adds: "training_veto: FP64 on the tensor cores (GA100 and newer)"},
 	}
 }
 
@@ -126,10 +141,14 @@ func WriteInventory(w io.Writer, inv analyzer.Inventory) error {
 	if err := tw.Flush(); err != nil {
 		return err
 	}
-	fmt.Fprintf(w, "\nRules: flat_high_util can judge %d GPUs, training_veto %d, compute_signature %d.\n",
-		inv.Rules["flat_high_util"], inv.Rules["training_veto"], inv.Rules["compute_signature"])
-	fmt.Fprintf(w, "Strong (deletable) evidence is possible on %d of %d GPUs (tensor, FP32 and FP64 pipes exported).\n",
+	fmt.Fprintf(w, "\nRules: flat_high_util can judge %d GPUs, training_veto %d, compute_signature %d, pipe_saturation %d.\n",
+		inv.Rules["flat_high_util"], inv.Rules["training_veto"], inv.Rules["compute_signature"], inv.Rules["pipe_saturation"])
+	fmt.Fprintf(w, "Strong (deletable) evidence is possible on %d of %d GPUs (the integer pipe, or the tensor, FP32 and FP64 pipes the board has, exported).\n",
 		inv.StrongEvidence, inv.GPUs)
+	if inv.ProfilerFaults > 0 {
+		fmt.Fprintf(w, "Profiler faults: %d GPUs' profiling fields disagree with their utilization (zeros or a frozen reading on a busy GPU); they are judged on utilization alone.\n",
+			inv.ProfilerFaults)
+	}
 	missing := inv.Missing()
 	if len(missing) == 0 {
 		_, err := fmt.Fprintln(w, "\nEvery signal the detector judges on is exported.")

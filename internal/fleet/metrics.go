@@ -57,6 +57,18 @@ const (
 	// MetricNVLinkBandwidthTotal is the NVLink traffic of all links in MB/s
 	// (DCGM field 449).
 	MetricNVLinkBandwidthTotal = "DCGM_FI_DEV_NVLINK_BANDWIDTH_TOTAL"
+	// MetricIntActive is the ratio (0..1) of cycles the integer pipe was
+	// busy (DCGM field 1016, DCGM 3.0.4 and later; reported on Hopper and
+	// newer GPUs).
+	MetricIntActive = "DCGM_FI_PROF_PIPE_INT_ACTIVE"
+	// MetricTensorIMMAActive, MetricTensorHMMAActive and
+	// MetricTensorDFMAActive split PIPE_TENSOR_ACTIVE by operation (DCGM
+	// fields 1013, 1014 and 1015): the ratios (0..1) of cycles the tensor
+	// pipe ran integer (int8/int4 IMMA), half-precision (FP16/BF16/TF32
+	// HMMA) and double-precision (FP64 DFMA/DMMA) matrix operations.
+	MetricTensorIMMAActive = "DCGM_FI_PROF_PIPE_TENSOR_IMMA_ACTIVE"
+	MetricTensorHMMAActive = "DCGM_FI_PROF_PIPE_TENSOR_HMMA_ACTIVE"
+	MetricTensorDFMAActive = "DCGM_FI_PROF_PIPE_TENSOR_DFMA_ACTIVE"
 )
 
 // Metric is the utilization metric dcgm-exporter publishes, the only one the
@@ -69,6 +81,7 @@ var profilingMetrics = []string{
 	MetricPCIeTxBytes, MetricPCIeRxBytes, MetricNVLinkTxBytes, MetricNVLinkRxBytes,
 	MetricPower,
 	MetricMemCopyUtil, MetricPCIeTxThroughput, MetricPCIeRxThroughput, MetricNVLinkBandwidthTotal,
+	MetricIntActive, MetricTensorIMMAActive, MetricTensorHMMAActive, MetricTensorDFMAActive,
 }
 
 // ProfilingMetrics lists every metric the fleet simulates except
@@ -118,14 +131,24 @@ var (
 	ExporterDefaultCounters = CounterSet{Name: "exporter-default", Source: "dcgm-exporter etc/default-counters.csv (no DCGM_FI_PROF_*)",
 		Metrics: []string{MetricGPUUtil, MetricMemCopyUtil, MetricPower, MetricPCIeTxThroughput, MetricPCIeRxThroughput, MetricNVLinkBandwidthTotal}}
 	AllDCPCounters = CounterSet{Name: "all-dcp", Source: "every DCP field enabled (SM_ACTIVE and the FP16/32/64 pipes uncommented)",
-		Metrics: AllMetrics()}
+		Metrics: []string{MetricGPUUtil,
+			MetricGREngineActive, MetricSMActive, MetricTensorActive,
+			MetricFP64Active, MetricFP32Active, MetricFP16Active, MetricDRAMActive,
+			MetricPCIeTxBytes, MetricPCIeRxBytes, MetricNVLinkTxBytes, MetricNVLinkRxBytes,
+			MetricPower,
+			MetricMemCopyUtil, MetricPCIeTxThroughput, MetricPCIeRxThroughput, MetricNVLinkBandwidthTotal}}
 	UtilizationOnlyCounters = CounterSet{Name: "utilization-only", Source: "DCGM_FI_DEV_GPU_UTIL alone",
 		Metrics: []string{MetricGPUUtil}}
+	// HopperCounters is AllDCPCounters plus the fields DCGM reports only on
+	// Hopper and newer GPUs (through NVML's GPU Performance Monitoring):
+	// the integer pipe and the tensor pipe split by operation.
+	HopperCounters = CounterSet{Name: "hopper-all-dcp", Source: "every DCP field plus the integer pipe and tensor subtypes (fields 1013-1016), on Hopper: NVML GPM",
+		Metrics: AllMetrics()}
 )
 
 // CounterSets lists the counter sets, the common case first.
 func CounterSets() []CounterSet {
-	return []CounterSet{GPUOperatorCounters, ExporterDefaultCounters, AllDCPCounters, UtilizationOnlyCounters}
+	return []CounterSet{GPUOperatorCounters, ExporterDefaultCounters, AllDCPCounters, UtilizationOnlyCounters, HopperCounters}
 }
 
 // Board facts of the simulated GPU, the NVIDIA A100-SXM4-80GB (NVIDIA A100
@@ -141,6 +164,11 @@ const (
 	pcieGen4x16 = 25e9
 )
 
+// HopperModel is the modelName of an NVIDIA H100 SXM5 80GB, the GPU on
+// which DCGM reports the integer pipe and the tensor subtypes
+// (HopperCounters).
+const HopperModel = "NVIDIA H100 80GB HBM3"
+
 // activity is everything dcgm-exporter reports about one GPU (or MIG
 // instance) at one instant.
 type activity struct {
@@ -151,11 +179,20 @@ type activity struct {
 	pcieTx, pcieRx     float64 // bytes per second
 	nvlinkTx, nvlinkRx float64 // bytes per second
 	power              float64 // watts
+	intp               float64 // ratio, PIPE_INT_ACTIVE
+	imma, hmma, dfma   float64 // ratios, the tensor pipe by operation
+	// dcp, when set, is what the profiling module reports instead: every
+	// DCGM_FI_PROF_* field is read from it (a broken or frozen profiler),
+	// the device-level fields from a itself.
+	dcp *activity
 }
 
 // get returns the value of metric, rounded as dcgm-exporter prints it:
 // ratios to six decimals, byte rates to whole bytes, watts to milliwatts.
 func (a activity) get(metric string) (float64, bool) {
+	if a.dcp != nil && isProfiling(metric) {
+		return a.dcp.get(metric)
+	}
 	switch metric {
 	case MetricGPUUtil:
 		return a.util, true
@@ -191,8 +228,27 @@ func (a activity) get(metric string) (float64, bool) {
 		return math.Round(byteRate(a.pcieRx, pcieGen4x16) / 1e3), true
 	case MetricNVLinkBandwidthTotal:
 		return math.Round((byteRate(a.nvlinkTx, nvlinkPerDirection) + byteRate(a.nvlinkRx, nvlinkPerDirection)) / 1e6), true
+	case MetricIntActive:
+		return ratio(a.intp), true
+	case MetricTensorIMMAActive:
+		return ratio(a.imma), true
+	case MetricTensorHMMAActive:
+		return ratio(a.hmma), true
+	case MetricTensorDFMAActive:
+		return ratio(a.dfma), true
 	}
 	return 0, false
+}
+
+// withoutNVLink is a with no NVLink traffic, in what the profiling module
+// reports too.
+func (a activity) withoutNVLink() activity {
+	a.nvlinkTx, a.nvlinkRx = 0, 0
+	if a.dcp != nil {
+		d := a.dcp.withoutNVLink()
+		a.dcp = &d
+	}
+	return a
 }
 
 func ratio(v float64) float64 { return math.Round(clamp(v, 0, 1)*1e6) / 1e6 }

@@ -51,8 +51,11 @@ func MIGGPU(node, index, instanceID, profile string) GPUSpec {
 func instanceActivity(a activity, f float64) activity {
 	a.pcieTx *= f
 	a.pcieRx *= f
-	a.nvlinkTx, a.nvlinkRx = 0, 0
-	return a
+	if a.dcp != nil {
+		d := instanceActivity(*a.dcp, f)
+		a.dcp = &d
+	}
+	return a.withoutNVLink()
 }
 
 // holder is one GPU as one pod holds it.

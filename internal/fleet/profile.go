@@ -22,6 +22,10 @@ type Profile struct {
 	// so that the profiling signals follow the utilization (a training dip
 	// empties the tensor pipe too). Nil behaves as Idle.
 	signals func(seed uint64, t time.Time, util float64) activity
+	// prof, when set, rewrites the activity signals produced: how a
+	// telemetry fault (ProfilerZeros, ProfilerFrozen) changes what the
+	// profiling module reports. Nil leaves it as it is.
+	prof func(seed uint64, t time.Time, a activity) activity
 }
 
 // At returns the utilization at t for a GPU seeded with seed. The zero
@@ -66,6 +70,9 @@ func (p Profile) activity(seed uint64, t time.Time) activity {
 		a = p.signals(seed, t, util)
 	}
 	a.util = util
+	if p.prof != nil {
+		a = p.prof(seed, t, a)
+	}
 	return a
 }
 
@@ -82,13 +89,17 @@ func (p Profile) activity(seed uint64, t time.Time) activity {
 // lives in registers and shared memory (DRAM_ACTIVE 0.1-0.3), and the host
 // only hands out jobs and collects shares (PCIe a few tens of KB/s, no
 // NVLink). Power sits flat at 375-395 W, just under the A100 SXM4's 400 W
-// TDP (NVIDIA A100 datasheet), ±1.5 W. Field meanings: NVIDIA DCGM
-// documentation, profiling metrics.
+// TDP (NVIDIA A100 datasheet), ±1.5 W. The hash is integer work, so the
+// integer pipe (PIPE_INT_ACTIVE, reported on Hopper) reads 0.92-0.98 × load,
+// and the tensor subtypes (IMMA, HMMA, DFMA) are 0. Field meanings: NVIDIA
+// DCGM documentation, profiling metrics.
 func SteadyMiner() Profile {
 	return Profile{Name: "steady-miner", util: saturated(1, 0.03, 0.15), signals: func(seed uint64, t time.Time, util float64) activity {
 		shape := shapeRand(seed, 101)
 		smEff, dram, watts := uniform(shape, 0.965, 0.99), uniform(shape, 0.15, 0.25), uniform(shape, 375, 395)
-		return minerSignals(seed, t, util, smEff, dram, watts, sampleRand(seed, t, 101))
+		a := minerSignals(seed, t, util, smEff, dram, watts, sampleRand(seed, t, 101))
+		a.intp = intPipe(a, seed, t, 301, util/100, smEff*uniform(shapeRand(seed, 301), 0.95, 0.99))
+		return a
 	}}
 }
 
@@ -102,7 +113,8 @@ func SteadyMiner() Profile {
 // Profiling signals are SteadyMiner's, duty-cycled: SM_ACTIVE ≈ level/100
 // (an SM is either hashing or has no warp), pipes below 0.01, tensor 0,
 // DRAM_ACTIVE 0.1-0.3 × level/100, PCIe a few tens of KB/s, no NVLink, and a
-// flat power of idle + (375-395 W − idle) × level/100 (≈ 320 W at 80 %).
+// flat power of idle + (375-395 W − idle) × level/100 (≈ 320 W at 80 %);
+// the integer pipe 0.92-0.98 × level/100, the tensor subtypes 0.
 func ThrottledMiner(level float64) Profile {
 	level = math.Round(clamp(level, 0, 100))
 	return Profile{Name: "throttled-miner", util: func(seed uint64, t time.Time) float64 {
@@ -117,7 +129,9 @@ func ThrottledMiner(level float64) Profile {
 	}, signals: func(seed uint64, t time.Time, util float64) activity {
 		shape := shapeRand(seed, 101)
 		smEff, dram, watts := uniform(shape, 0.97, 0.99), uniform(shape, 0.15, 0.25), uniform(shape, 375, 395)
-		return minerSignals(seed, t, util, smEff, dram, watts, sampleRand(seed, t, 102))
+		a := minerSignals(seed, t, util, smEff, dram, watts, sampleRand(seed, t, 102))
+		a.intp = intPipe(a, seed, t, 302, util/100, smEff*uniform(shapeRand(seed, 302), 0.95, 0.99))
+		return a
 	}}
 }
 
@@ -129,14 +143,17 @@ func ThrottledMiner(level float64) Profile {
 // tensor 0 and the FP pipes below 0.01 (Keccak and FNV are integer work),
 // PCIe a few tens of KB/s, no NVLink. Miners run such algorithms with the
 // core clock lowered, so power is flat at 250-290 W, well under the 400 W
-// TDP. Sources: the Ethash and ProgPoW specifications (memory-hardness by
+// TDP. The integer pipe reads 0.3-0.45 × load (the hash work between
+// memory stalls), the tensor subtypes 0. Sources: the Ethash and ProgPoW specifications (memory-hardness by
 // design), NVIDIA DCGM documentation (field meanings), NVIDIA A100
 // datasheet (TDP).
 func MemoryHardMiner() Profile {
 	return Profile{Name: "memory-hard-miner", util: saturated(5, 0.03, 0.15), signals: func(seed uint64, t time.Time, util float64) activity {
 		shape := shapeRand(seed, 105)
 		smEff, dram, watts := uniform(shape, 0.54, 0.66), uniform(shape, 0.87, 0.92), uniform(shape, 250, 290)
-		return minerSignals(seed, t, util, smEff, dram, watts, sampleRand(seed, t, 105))
+		a := minerSignals(seed, t, util, smEff, dram, watts, sampleRand(seed, t, 105))
+		a.intp = intPipe(a, seed, t, 305, util/100, uniform(shapeRand(seed, 305), 0.3, 0.45))
+		return a
 	}}
 }
 
@@ -178,7 +195,10 @@ func minerSignals(seed uint64, t time.Time, util, smEff, dram, watts float64, r 
 // (a fraction of A100 NVLink 3's 300 GB/s per direction). Power is high,
 // 330-370 W, with an 8-15 W wobble at the step cadence. The step and
 // gradient-accumulation cadence (40-110 s, beating against the scrape
-// interval) also moves the tensor, SM and DRAM ratios a little. Sources:
+// interval) also moves the tensor, SM and DRAM ratios a little. The tensor
+// work is all HMMA (PIPE_TENSOR_HMMA_ACTIVE = PIPE_TENSOR_ACTIVE, IMMA and
+// DFMA 0), and the integer pipe reads 0.08-0.15 × load (indexing, masks,
+// the data loader's kernels). Sources:
 // NVIDIA DCGM documentation (field meanings), NVIDIA A100 datasheet (TDP,
 // NVLink and PCIe bandwidth), the PyTorch DDP/FSDP documentation (gradient
 // all-reduce every step).
@@ -234,6 +254,8 @@ func (m trainingMix) step(seed uint64, t time.Time, util, load float64, r *rand.
 	a.nvlinkRx = m.nvlink * load * (1 + 0.1*w + 0.03*r.NormFloat64())
 	idle := idleWatts(seed)
 	a.power = idle + (m.watts-idle)*load + m.wobble*w + 3*r.NormFloat64()
+	a.hmma = a.tensor // FP16/BF16 matrix multiplies: no int8, no FP64 on the tensor cores
+	a.intp = intPipe(a, seed, t, 306, load, uniform(shapeRand(seed, 306), 0.08, 0.15))
 	return a
 }
 
@@ -252,8 +274,9 @@ func (m trainingMix) step(seed uint64, t time.Time, util, load float64, r *rand.
 // dip the tensor pipe empties (below 0.01), SM_ACTIVE and DRAM follow the
 // low utilization, NVLink falls to a trickle, power to idle + 30-70 W, and
 // the host link carries either a checkpoint (TX 1-3 GB/s) or the
-// evaluation set (RX 100-300 MB/s), chosen per cycle. Sources as for
-// FlatTraining.
+// evaluation set (RX 100-300 MB/s), chosen per cycle. HMMA is the tensor
+// pipe and the integer pipe 0.08-0.15 × load, as for FlatTraining. Sources
+// as for FlatTraining.
 func BurstyTraining() Profile {
 	return Profile{Name: "bursty-training", util: func(seed uint64, t time.Time) float64 {
 		r := sampleRand(seed, t, 3)
@@ -285,6 +308,8 @@ func BurstyTraining() Profile {
 		a.dram = load * uniform(r, 0.1, 0.3)
 		a.nvlinkTx, a.nvlinkRx = uniform(r, 1e6, 50e6), uniform(r, 1e6, 50e6)
 		a.power = idleWatts(seed) + uniform(r, 30, 70)
+		a.hmma = a.tensor
+		a.intp = intPipe(a, seed, t, 306, load, uniform(shapeRand(seed, 306), 0.08, 0.15))
 		period, _, phase := burstyCycle(seed)
 		cycle := (t.UnixNano() + int64(phase)) / int64(period)
 		if shapeRand(seed^mix(uint64(cycle)), 107).IntN(2) == 0 { // checkpoint
@@ -332,7 +357,9 @@ func cyclePos(t time.Time, period, phase time.Duration) time.Duration {
 // streams the weights from HBM), SM_ACTIVE 0.85-0.95 × utilization. Requests
 // come in over PCIe (RX 5-80 MB/s: prompts, images, tensors) and responses go
 // out (TX 2-40 MB/s), both with ±20 % noise; a single-GPU server uses no
-// NVLink. Power: idle + 40-230 W with load, ±4 W. Sources: NVIDIA DCGM
+// NVLink. Power: idle + 40-230 W with load, ±4 W. HMMA is the tensor pipe
+// (FP16 serving, IMMA and DFMA 0), the integer pipe 0.08-0.15 ×
+// utilization/100. Sources: NVIDIA DCGM
 // documentation (field meanings), NVIDIA A100 datasheet (TDP), Triton's
 // dynamic batching documentation (batch size, and with it tensor-core
 // occupancy, grows with load).
@@ -358,6 +385,8 @@ func Inference() Profile {
 		a.pcieRx = (5e6 + 75e6*load) * (1 + 0.2*r.NormFloat64())
 		a.pcieTx = (2e6 + 38e6*load) * (1 + 0.2*r.NormFloat64())
 		a.power = idleWatts(seed) + 40 + 190*load + 4*r.NormFloat64()
+		a.hmma = a.tensor
+		a.intp = intPipe(a, seed, t, 304, util/100, uniform(shapeRand(seed, 304), 0.08, 0.15))
 		return a
 	}}
 }
@@ -429,6 +458,19 @@ func mix(x uint64) uint64 {
 	return x ^ (x >> 31)
 }
 
+// intPipe is DCGM_FI_PROF_PIPE_INT_ACTIVE for a kernel whose integer work
+// keeps the integer pipe busy share of its cycles at full load: share × load
+// with a little noise, drawn from its own stream (so that the other fields
+// of existing profiles keep their values), never above SM_ACTIVE and 0 when
+// nothing runs.
+func intPipe(a activity, seed uint64, t time.Time, stream uint64, load, share float64) float64 {
+	if load <= 0 || a.sm <= 0 {
+		return 0
+	}
+	v := share*load + 0.004*sampleRand(seed, t, stream).NormFloat64()
+	return clamp(v, 0, a.sm)
+}
+
 func clamp(v, lo, hi float64) float64 { return math.Max(lo, math.Min(hi, v)) }
 
 // FP32HPC mimics a GPU-resident single-precision simulation (molecular
@@ -444,7 +486,8 @@ func clamp(v, lo, hi float64) float64 { return math.Max(lo, math.Min(hi, v)) }
 // no data copied, at 97 % of the board's power limit. Simulation codes mix
 // in memory-bound kernels and write output: FP32 0.35-0.75, DRAM 0.1-0.4,
 // FP64 a trace, PCIe 2-8 MB/s out and 3-10 MB/s in plus a trajectory frame
-// (TX 100-300 MB/s for 10 s) every 1-3 minutes, power 88-97 % of TDP.
+// (TX 100-300 MB/s for 10 s) every 1-3 minutes, power 88-97 % of TDP, the
+// integer pipe 0.05-0.1 × load, the tensor subtypes 0.
 func FP32HPC() Profile {
 	return Profile{Name: "fp32-hpc", util: saturated(7, 0.03, 0.15), signals: func(seed uint64, t time.Time, util float64) activity {
 		shape := shapeRand(seed, 108)
@@ -464,6 +507,7 @@ func FP32HPC() Profile {
 		}
 		idle := idleWatts(seed)
 		a.power = idle + (watts-idle)*load + 3*r.NormFloat64()
+		a.intp = intPipe(a, seed, t, 308, load, uniform(shapeRand(seed, 308), 0.05, 0.1))
 		return a
 	}}
 }
@@ -473,7 +517,8 @@ func FP32HPC() Profile {
 // 0.3-0.6, memory-bound (DRAM 0.5-0.8), FP32 0.02-0.05 for index and
 // conversion work, the tensor pipe idle (no dense FP64 matrix products,
 // which run on the tensor cores' DMMA path on A100 and H100), PCIe as
-// FP32HPC. Power 85-95 % of TDP.
+// FP32HPC. Power 85-95 % of TDP. The integer pipe reads 0.05-0.1 × load,
+// the tensor subtypes (DFMA included) 0.
 func FP64HPC() Profile {
 	return Profile{Name: "fp64-hpc", util: saturated(8, 0.03, 0.15), signals: func(seed uint64, t time.Time, util float64) activity {
 		shape := shapeRand(seed, 109)
@@ -490,6 +535,7 @@ func FP64HPC() Profile {
 		a.pcieTx, a.pcieRx = uniform(r, 2e6, 8e6), uniform(r, 3e6, 10e6)
 		idle := idleWatts(seed)
 		a.power = idle + (watts-idle)*load + 3*r.NormFloat64()
+		a.intp = intPipe(a, seed, t, 309, load, uniform(shapeRand(seed, 309), 0.05, 0.1))
 		return a
 	}}
 }

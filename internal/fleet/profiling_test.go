@@ -301,8 +301,8 @@ func TestValueUnknownMetric(t *testing.T) {
 
 func TestProfilingMetrics(t *testing.T) {
 	got := ProfilingMetrics()
-	if len(got) != 16 || slices.Contains(got, MetricGPUUtil) {
-		t.Fatalf("ProfilingMetrics = %v: want the 16 metrics besides GPU_UTIL", got)
+	if len(got) != 20 || slices.Contains(got, MetricGPUUtil) {
+		t.Fatalf("ProfilingMetrics = %v: want the 20 metrics besides GPU_UTIL", got)
 	}
 	seen := map[string]bool{}
 	for _, m := range got {
@@ -318,7 +318,7 @@ func TestProfilingMetrics(t *testing.T) {
 	if ProfilingMetrics()[0] == "changed" {
 		t.Error("ProfilingMetrics returns the package's own slice")
 	}
-	if all := AllMetrics(); len(all) != 17 || all[0] != MetricGPUUtil {
+	if all := AllMetrics(); len(all) != 21 || all[0] != MetricGPUUtil {
 		t.Errorf("AllMetrics = %v", all)
 	}
 }

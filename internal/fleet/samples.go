@@ -2,6 +2,7 @@ package fleet
 
 import (
 	"slices"
+	"strings"
 	"time"
 )
 
@@ -134,7 +135,7 @@ func FleetSeries(pods []Pod, layout Layout, from, to time.Time, s Scrape) []Seri
 func gpuSeries(p Pod, g GPUSpec, layout Layout, from, to time.Time, s Scrape, metrics []string, nvlink bool, b boards) []Series {
 	var emitted []string
 	for _, m := range metrics {
-		if m == MetricGPUUtil && g.MIG != nil || isProfiling(m) && g.NoProfiling || g.MIG != nil && physicalOnly(m) {
+		if m == MetricGPUUtil && g.MIG != nil || isProfiling(m) && g.NoProfiling || g.MIG != nil && physicalOnly(m) || gpmOnly(m) && !reportsGPM(g.Model) {
 			continue
 		}
 		emitted = append(emitted, m)
@@ -150,7 +151,7 @@ func gpuSeries(p Pod, g GPUSpec, layout Layout, from, to time.Time, s Scrape, me
 		if len(emitted) > 1 || emitted[0] != MetricGPUUtil {
 			a = profile.activity(seed, t)
 			if !nvlink {
-				a.nvlinkTx, a.nvlinkRx = 0, 0
+				a = a.withoutNVLink()
 			}
 			if g.MIG != nil {
 				a = instanceActivity(a, g.MIG.fraction())
@@ -206,4 +207,26 @@ func ceilDiv(a, b int64) int64 {
 		q++
 	}
 	return q
+}
+
+// gpmOnly reports whether metric is one of the fields DCGM reports only on
+// Hopper and newer (the integer pipe and the tensor subtypes, read through
+// NVML GPM there): dcgm-exporter skips such a line on other GPUs ("metric
+// not enabled"), so the series is absent, never 0.
+func gpmOnly(metric string) bool {
+	switch metric {
+	case MetricIntActive, MetricTensorIMMAActive, MetricTensorHMMAActive, MetricTensorDFMAActive:
+		return true
+	}
+	return false
+}
+
+// reportsGPM reports whether a GPU model is Hopper or newer.
+func reportsGPM(model string) bool {
+	for _, f := range []string{"H100", "H200", "H800", "H20", "GH200", "B100", "B200", "B300", "GB200"} {
+		if strings.Contains(model, f) {
+			return true
+		}
+	}
+	return false
 }

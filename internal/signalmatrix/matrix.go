@@ -7,6 +7,7 @@ package signalmatrix
 import (
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/miner-detector/miner-detector/analyzer"
 	"github.com/miner-detector/miner-detector/internal/fleet"
@@ -15,6 +16,11 @@ import (
 // Workload is one kind of GPU job the matrix judges.
 type Workload struct {
 	Name string
+	// Class is the catalogue the row belongs to: "legitimate" work that
+	// must never be deletable, an "adversarial" miner (its evasion's cost in
+	// the threat model), a telemetry "fault" that must never be deletable,
+	// or a "baseline" miner.
+	Class string
 	// Profile is what the GPU does; MIG runs it on a MIG instance; Podless
 	// puts it on a GPU no pod holds.
 	Profile fleet.Profile
@@ -26,22 +32,47 @@ type Workload struct {
 // then miners.
 func Workloads() []Workload {
 	return []Workload{
-		{Name: "flat LLM training", Profile: fleet.FlatTraining()},
-		{Name: "periodic training", Profile: fleet.BurstyTraining()},
-		{Name: "inference", Profile: fleet.Inference()},
-		{Name: "FP32 HPC", Profile: fleet.FP32HPC()},
-		{Name: "FP64 HPC", Profile: fleet.FP64HPC()},
-		{Name: "steady miner", Profile: fleet.SteadyMiner()},
-		{Name: "memory-hard miner", Profile: fleet.MemoryHardMiner()},
-		{Name: "throttled miner 90%", Profile: fleet.ThrottledMiner(90)},
-		{Name: "throttled miner 80%", Profile: fleet.ThrottledMiner(80)},
-		{Name: "throttled miner 70%", Profile: fleet.ThrottledMiner(70)},
-		{Name: "idle", Profile: fleet.Idle()},
-		{Name: "busy GPU without a pod", Profile: fleet.SteadyMiner(), Podless: true},
-		{Name: "flat LLM training on MIG", Profile: fleet.FlatTraining(), MIG: true},
-		{Name: "steady miner on MIG", Profile: fleet.SteadyMiner(), MIG: true},
+		{Name: "flat LLM training", Class: legit, Profile: fleet.FlatTraining()},
+		{Name: "periodic training", Class: legit, Profile: fleet.BurstyTraining()},
+		{Name: "inference", Class: legit, Profile: fleet.Inference()},
+		{Name: "FP32 HPC", Class: legit, Profile: fleet.FP32HPC()},
+		{Name: "FP64 HPC", Class: legit, Profile: fleet.FP64HPC()},
+		{Name: "small CNN", Class: legit, Profile: fleet.SmallCNN()},
+		{Name: "FP64 molecular dynamics", Class: legit, Profile: fleet.FP64MolecularDynamics()},
+		{Name: "GPU ETL", Class: legit, Profile: fleet.GPUETL()},
+		{Name: "int8 batch inference", Class: legit, Profile: fleet.Int8BatchInference()},
+		{Name: "idle notebook", Class: legit, Profile: fleet.IdleNotebook()},
+		{Name: "steady miner", Class: baseline, Profile: fleet.SteadyMiner()},
+		{Name: "memory-hard miner", Class: baseline, Profile: fleet.MemoryHardMiner()},
+		{Name: "throttled miner 90%", Class: adversarial, Profile: fleet.ThrottledMiner(90)},
+		{Name: "throttled miner 80%", Class: adversarial, Profile: fleet.ThrottledMiner(80)},
+		{Name: "throttled miner 70%", Class: adversarial, Profile: fleet.ThrottledMiner(70)},
+		{Name: "token-kernel miner", Class: adversarial, Profile: fleet.TokenKernelMiner()},
+		{Name: "jittering miner", Class: adversarial, Profile: fleet.JitterMiner()},
+		{Name: "duty-cycled miner 40m/20m", Class: adversarial, Profile: fleet.DutyCycleMiner(40*time.Minute, 20*time.Minute)},
+		{Name: "copy-loop miner", Class: adversarial, Profile: fleet.CopyLoopMiner()},
+		{Name: "disguised miner", Class: adversarial, Profile: fleet.DisguisedMiner()},
+		{Name: "int8 GEMM proof of work", Class: adversarial, Profile: fleet.Int8GEMMMiner()},
+		{Name: "flat training, profiler reads 0", Class: fault, Profile: fleet.ProfilerZeros(fleet.FlatTraining())},
+		{Name: "periodic training, profiler frozen", Class: fault, Profile: fleet.ProfilerFrozen(fleet.BurstyTraining(), frozenAt)},
+		{Name: "idle", Class: legit, Profile: fleet.Idle()},
+		{Name: "busy GPU without a pod", Class: baseline, Profile: fleet.SteadyMiner(), Podless: true},
+		{Name: "flat LLM training on MIG", Class: legit, Profile: fleet.FlatTraining(), MIG: true},
+		{Name: "steady miner on MIG", Class: baseline, Profile: fleet.SteadyMiner(), MIG: true},
 	}
 }
+
+// The catalogues.
+const (
+	legit       = "legitimate"
+	adversarial = "adversarial"
+	fault       = "fault"
+	baseline    = "baseline"
+)
+
+// frozenAt is when the frozen profiler stuck: a training step's reading,
+// long before the matrix's window.
+var frozenAt = time.Date(2026, 11, 24, 9, 0, 7, 0, time.UTC)
 
 // Outcome is what the detector makes of one workload on one counter set.
 type Outcome struct {
@@ -84,6 +115,10 @@ func flat(s analyzer.Strength) Outcome {
 	return Outcome{Verdict: analyzer.Miner, Rule: "flat_high_util", Strength: s}
 }
 
+func saturation(s analyzer.Strength) Outcome {
+	return Outcome{Verdict: analyzer.Miner, Rule: "pipe_saturation", Strength: s}
+}
+
 func signature(s analyzer.Strength) Outcome {
 	return Outcome{Verdict: analyzer.Miner, Rule: "compute_signature", Strength: s}
 }
@@ -100,20 +135,33 @@ const (
 // profiling sets export; with the exporter's default counters it has only
 // the board's power (insufficient data), with utilization alone nothing.
 var Expected = map[string]map[string]Outcome{
-	"flat LLM training":        {"gpu-operator": veto, "exporter-default": flat(utilOnly), "all-dcp": veto, "utilization-only": flat(utilOnly)},
-	"periodic training":        {"gpu-operator": benign, "exporter-default": benign, "all-dcp": benign, "utilization-only": benign},
-	"inference":                {"gpu-operator": benign, "exporter-default": benign, "all-dcp": benign, "utilization-only": benign},
-	"FP32 HPC":                 {"gpu-operator": flat(partial), "exporter-default": flat(utilOnly), "all-dcp": veto, "utilization-only": flat(utilOnly)},
-	"FP64 HPC":                 {"gpu-operator": flat(partial), "exporter-default": flat(utilOnly), "all-dcp": veto, "utilization-only": flat(utilOnly)},
-	"steady miner":             {"gpu-operator": flat(partial), "exporter-default": flat(utilOnly), "all-dcp": flat(strong), "utilization-only": flat(utilOnly)},
-	"memory-hard miner":        {"gpu-operator": flat(partial), "exporter-default": flat(utilOnly), "all-dcp": flat(strong), "utilization-only": flat(utilOnly)},
-	"throttled miner 90%":      {"gpu-operator": signature(partial), "exporter-default": benign, "all-dcp": signature(strong), "utilization-only": benign},
-	"throttled miner 80%":      {"gpu-operator": signature(partial), "exporter-default": benign, "all-dcp": signature(strong), "utilization-only": benign},
-	"throttled miner 70%":      {"gpu-operator": signature(partial), "exporter-default": benign, "all-dcp": signature(strong), "utilization-only": benign},
-	"idle":                     {"gpu-operator": benign, "exporter-default": benign, "all-dcp": benign, "utilization-only": benign},
-	"busy GPU without a pod":   {"gpu-operator": busy, "exporter-default": busy, "all-dcp": busy, "utilization-only": busy},
-	"flat LLM training on MIG": {"gpu-operator": veto, "exporter-default": insufficient, "all-dcp": veto, "utilization-only": {}},
-	"steady miner on MIG":      {"gpu-operator": flat(partial), "exporter-default": insufficient, "all-dcp": flat(strong), "utilization-only": {}},
+	"flat LLM training":                  {"gpu-operator": veto, "exporter-default": flat(utilOnly), "all-dcp": veto, "utilization-only": flat(utilOnly), "hopper-all-dcp": veto},
+	"periodic training":                  {"gpu-operator": benign, "exporter-default": benign, "all-dcp": benign, "utilization-only": benign, "hopper-all-dcp": benign},
+	"inference":                          {"gpu-operator": benign, "exporter-default": benign, "all-dcp": benign, "utilization-only": benign, "hopper-all-dcp": benign},
+	"FP32 HPC":                           {"gpu-operator": flat(partial), "exporter-default": flat(utilOnly), "all-dcp": veto, "utilization-only": flat(utilOnly), "hopper-all-dcp": veto},
+	"FP64 HPC":                           {"gpu-operator": flat(partial), "exporter-default": flat(utilOnly), "all-dcp": veto, "utilization-only": flat(utilOnly), "hopper-all-dcp": veto},
+	"small CNN":                          {"gpu-operator": benign, "exporter-default": benign, "all-dcp": benign, "utilization-only": benign, "hopper-all-dcp": benign},
+	"FP64 molecular dynamics":            {"gpu-operator": flat(partial), "exporter-default": flat(utilOnly), "all-dcp": veto, "utilization-only": flat(utilOnly), "hopper-all-dcp": veto},
+	"GPU ETL":                            {"gpu-operator": signature(partial), "exporter-default": benign, "all-dcp": benign, "utilization-only": benign, "hopper-all-dcp": benign},
+	"int8 batch inference":               {"gpu-operator": benign, "exporter-default": benign, "all-dcp": benign, "utilization-only": benign, "hopper-all-dcp": benign},
+	"idle notebook":                      {"gpu-operator": benign, "exporter-default": benign, "all-dcp": benign, "utilization-only": benign, "hopper-all-dcp": benign},
+	"steady miner":                       {"gpu-operator": flat(partial), "exporter-default": flat(utilOnly), "all-dcp": flat(strong), "utilization-only": flat(utilOnly), "hopper-all-dcp": flat(strong)},
+	"memory-hard miner":                  {"gpu-operator": flat(partial), "exporter-default": flat(utilOnly), "all-dcp": flat(strong), "utilization-only": flat(utilOnly), "hopper-all-dcp": flat(strong)},
+	"throttled miner 90%":                {"gpu-operator": signature(partial), "exporter-default": benign, "all-dcp": signature(strong), "utilization-only": benign, "hopper-all-dcp": saturation(strong)},
+	"throttled miner 80%":                {"gpu-operator": signature(partial), "exporter-default": benign, "all-dcp": signature(strong), "utilization-only": benign, "hopper-all-dcp": saturation(strong)},
+	"throttled miner 70%":                {"gpu-operator": signature(partial), "exporter-default": benign, "all-dcp": signature(strong), "utilization-only": benign, "hopper-all-dcp": saturation(strong)},
+	"token-kernel miner":                 {"gpu-operator": veto, "exporter-default": flat(utilOnly), "all-dcp": veto, "utilization-only": flat(utilOnly), "hopper-all-dcp": flat(strong)},
+	"jittering miner":                    {"gpu-operator": signature(partial), "exporter-default": benign, "all-dcp": signature(partial), "utilization-only": benign, "hopper-all-dcp": saturation(strong)},
+	"duty-cycled miner 40m/20m":          {"gpu-operator": signature(partial), "exporter-default": benign, "all-dcp": signature(partial), "utilization-only": benign, "hopper-all-dcp": saturation(strong)},
+	"copy-loop miner":                    {"gpu-operator": flat(partial), "exporter-default": flat(utilOnly), "all-dcp": flat(strong), "utilization-only": flat(utilOnly), "hopper-all-dcp": flat(strong)},
+	"disguised miner":                    {"gpu-operator": benign, "exporter-default": benign, "all-dcp": benign, "utilization-only": benign, "hopper-all-dcp": saturation(strong)},
+	"int8 GEMM proof of work":            {"gpu-operator": veto, "exporter-default": flat(utilOnly), "all-dcp": veto, "utilization-only": flat(utilOnly), "hopper-all-dcp": flat(partial)},
+	"flat training, profiler reads 0":    {"gpu-operator": flat(utilOnly), "exporter-default": flat(utilOnly), "all-dcp": flat(utilOnly), "utilization-only": flat(utilOnly), "hopper-all-dcp": flat(utilOnly)},
+	"periodic training, profiler frozen": {"gpu-operator": benign, "exporter-default": benign, "all-dcp": benign, "utilization-only": benign, "hopper-all-dcp": benign},
+	"idle":                               {"gpu-operator": benign, "exporter-default": benign, "all-dcp": benign, "utilization-only": benign, "hopper-all-dcp": benign},
+	"busy GPU without a pod":             {"gpu-operator": busy, "exporter-default": busy, "all-dcp": busy, "utilization-only": busy, "hopper-all-dcp": busy},
+	"flat LLM training on MIG":           {"gpu-operator": veto, "exporter-default": insufficient, "all-dcp": veto, "utilization-only": {}, "hopper-all-dcp": veto},
+	"steady miner on MIG":                {"gpu-operator": flat(partial), "exporter-default": insufficient, "all-dcp": flat(strong), "utilization-only": {}, "hopper-all-dcp": flat(strong)},
 }
 
 // Markdown renders the matrix as the README's table.

@@ -27,6 +27,9 @@ func fleetFor(cluster string, set fleet.CounterSet, layout fleet.Layout) []fleet
 		if w.MIG {
 			g = fleet.MIGGPU(node, "0", "1", "3g.40gb")
 		}
+		if set.Name == fleet.HopperCounters.Name {
+			g.Model = fleet.HopperModel
+		}
 		p := fleet.Pod{Namespace: "matrix", Name: podName(w), Container: "main", Node: node, Profile: w.Profile, GPUs: []fleet.GPUSpec{g}}
 		if w.Podless {
 			p.Namespace, p.Name, p.Container = "", "", ""
@@ -102,6 +105,9 @@ func TestMatrixOnRealPrometheus(t *testing.T) {
 					name = ""
 				}
 				g, seen := got[name]
+				if os.Getenv("MATRIX_DUMP") != "" && seen {
+					fmt.Printf("DUMP\t%s\t%s\t%s\t%s\t%s\n", w.Name, c.set.Name, g.Verdict, g.Rule, g.Strength)
+				}
 				if want.Verdict == "" {
 					if seen {
 						t.Errorf("%s: judged %s, want not seen", w.Name, g.Verdict)
@@ -142,6 +148,21 @@ func TestExpectedIsComplete(t *testing.T) {
 		for _, s := range CounterSets() {
 			if _, ok := row[s.Name]; !ok {
 				t.Errorf("%s: no expected outcome on %s", w.Name, s.Name)
+			}
+		}
+	}
+}
+
+// Killing legitimate work is the worst bug: no legitimate or telemetry-fault
+// row may be deletable on any counter set with the default opt-ins.
+func TestCataloguesNeverDeleteLegitimateWork(t *testing.T) {
+	for _, w := range Workloads() {
+		if w.Class != legit && w.Class != fault {
+			continue
+		}
+		for set, o := range Expected[w.Name] {
+			if o.Enforceable() {
+				t.Errorf("%s (%s) on %s: %s", w.Name, w.Class, set, o)
 			}
 		}
 	}
