@@ -322,7 +322,7 @@ func decide(g *group, r GPUReport, cfg Config) GPUReport {
 	r.ProfilerFault = f.ProfilerFault
 	r.Active = f.Active
 	r.Board = f.Board
-	r.Profiling = len(f.view.pipes) > 0
+	r.Profiling = len(f.view.pipes) > 0 // after a profiler fault, no pipe is judged
 	if f.ProfilerFault != "" {
 		r.SignalsUsed = f.view.used()
 	}

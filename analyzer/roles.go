@@ -115,10 +115,6 @@ func (p Profile) hasAny(ss []Signal) bool {
 	return false
 }
 
-// busiestPipe is the busiest covered pipe's mean and name; ok is false when
-// no pipe is covered.
-func (v view) busiestPipe() (mean float64, name Signal, ok bool) { return v.p.pipe() }
-
 // missingPipes are the math pipes not covered.
 func (v view) missingPipes() []Signal {
 	var out []Signal

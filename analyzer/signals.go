@@ -124,17 +124,6 @@ func (p Profile) has(ss ...Signal) bool {
 	return true
 }
 
-// pipe is the busiest math pipe's mean and name; ok is false when no pipe
-// signal is present.
-func (p Profile) pipe() (mean float64, name Signal, ok bool) {
-	for _, s := range pipeSignals {
-		if st, present := p[s]; present && (!ok || st.Mean > mean) {
-			mean, name, ok = st.Mean, s, true
-		}
-	}
-	return mean, name, ok
-}
-
 // mean is the signal's mean, 0 when absent.
 func (p Profile) mean(s Signal) float64 { return p[s].Mean }
 
