@@ -99,6 +99,9 @@ type window struct {
 	start time.Time
 	chunk time.Duration
 	n     int
+	// perSegment is how many chunks one segment holds (0: the window is
+	// one segment).
+	perSegment int
 }
 
 // index is the position of the chunk ending at end, or -1 outside the window.
@@ -160,6 +163,9 @@ func groupSeries(in Input) []*group {
 	w := window{start: in.End.Add(-in.Window), chunk: in.Chunk}
 	if in.Chunk > 0 {
 		w.n = int(in.Window / in.Chunk)
+		if in.Segment > 0 && in.Segment < in.Window && in.Segment%in.Chunk == 0 && in.Window%in.Segment == 0 {
+			w.perSegment = int(in.Segment / in.Chunk)
+		}
 	}
 	index := map[key]*group{}
 	var out []*group
@@ -301,7 +307,11 @@ func judgeGPU(g *group, expected int64, cfg Config) GPUReport {
 			r.Coverage, cfg.MinCoverage, r.Count, expected, r.BadSamples)
 		return r
 	}
-	return decide(g, r, cfg)
+	d := decide(g, r, cfg)
+	if seg, ok := judgeSegments(g, d, r, expected, cfg); ok {
+		return seg
+	}
+	return d
 }
 
 // describeSignals reads the GPU's covered signals by role into the report.
@@ -437,17 +447,26 @@ func utilizationOnly(all Profile, minCoverage float64) string {
 // profile merges every profiling signal the group has, each over the same
 // expected sample count as utilization.
 func (g *group) profile(expected int64) Profile {
+	return g.profileOf(g.inOrder, expected)
+}
+
+// profileOf merges every profiling signal the group has from the chunks
+// chunksOf gives (the window's, or one segment's), each over expected.
+func (g *group) profileOf(chunksOf func(Signal) []Chunk, expected int64) Profile {
 	p := Profile{}
 	for _, sig := range ProfilingSignals() {
 		if len(g.signals[sig]) == 0 {
 			continue
 		}
 		lo, hi := sig.ValidRange()
-		st := mergeChunks(g.inOrder(sig), lo, hi, sig.Scale(), false)
+		st := mergeChunks(chunksOf(sig), lo, hi, sig.Scale(), false)
 		if st.Count == 0 {
 			continue
 		}
-		ss := SignalStats{Mean: st.Mean, StdDev: st.StdDev(), Samples: st.Count}
+		ss := SignalStats{Mean: st.Mean, Samples: st.Count}
+		if sig.Spread() {
+			ss.StdDev = st.StdDev()
+		}
 		if expected > 0 {
 			ss.Coverage = float64(st.Count) / float64(expected)
 		}
@@ -481,6 +500,7 @@ func podReport(key PodKey, gpus []GPUReport, rep Report, cfg Config) PodReport {
 		StrengthReason:       worst.StrengthReason,
 		Enforceable:          worst.Verdict == Miner && worst.Strength.Enforceable(),
 		ProfilerFault:        worst.ProfilerFault,
+		Segments:             worst.Segments,
 		SignalsUsed:          append([]Signal{}, worst.SignalsUsed...),
 		SignalsAbsent:        append([]Signal{}, worst.SignalsAbsent...),
 		Reason:               fmt.Sprintf("gpu %s (%s) on %s: %s", worst.Index, worst.UUID, worst.Node, worst.Reason),

@@ -67,5 +67,9 @@ type Input struct {
 	End    time.Time     // the window is (End-Window, End]
 	Window time.Duration // length of the window
 	Chunk  time.Duration // length of one chunk; Window is a multiple of it
-	Series []Series
+	// Segment is the length of the parts the profiling signals were read
+	// in (a multiple of Chunk that divides Window); zero or Window: the
+	// window is one part. A GPU the window spares is judged again on each.
+	Segment time.Duration
+	Series  []Series
 }

@@ -90,6 +90,9 @@ type GPUReport struct {
 	Active float64
 	// Board is what the GPU's model lets its profiler report.
 	Board Board
+	// Segments are the parts of the window the GPU was judged on again
+	// when the window as a whole spared it, when one of them mined.
+	Segments []SegmentFinding
 	// ProfilerFault, when set, says why the GPU's profiling fields were not
 	// believed (zeros or a frozen reading on a busy GPU): it was judged on
 	// utilization alone, never on strong evidence.
@@ -129,6 +132,9 @@ type Evidence struct {
 	// ProfilerFault, when set, says why the deciding GPU's profiling fields
 	// were not believed: judged on utilization alone.
 	ProfilerFault string `json:"profiler_fault,omitempty"`
+	// Segments are the deciding GPU's parts of the window, each judged on
+	// its own, when the window as a whole spared it and a part mined.
+	Segments []SegmentFinding `json:"segments,omitempty"`
 	// Board is what the deciding GPU's model reports (which pipes strong
 	// evidence was graded on).
 	Board *Board `json:"board,omitempty"`

@@ -62,6 +62,18 @@ var pipeSignals = []Signal{SignalTensor, SignalFP16, SignalFP32, SignalFP64}
 var profSignals = []Signal{SignalGREngine, SignalSM, SignalTensor, SignalFP64, SignalFP32, SignalFP16, SignalDRAM,
 	SignalInt, SignalIMMA, SignalHMMA, SignalDFMA}
 
+// Spread reports whether the rules judge the signal's spread (its stddev):
+// the activity and memory signals (compute_signature's "held", a frozen
+// profiler). A reader may read the others without it; their stddev is then
+// reported as 0, not as the spread between the parts they were read in.
+func (s Signal) Spread() bool {
+	switch s {
+	case SignalUtil, SignalSM, SignalGREngine, SignalDRAM, SignalMemCopy:
+		return true
+	}
+	return false
+}
+
 // ValidRange bounds a valid sample of the signal; values outside are bad
 // samples. Utilization's range is the analyzer Config's.
 func (s Signal) ValidRange() (lo, hi float64) {

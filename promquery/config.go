@@ -109,6 +109,14 @@ type Config struct {
 	// so both spellings occur in real clusters. Only signals in Profiling
 	// are read.
 	ProfilingAliases map[analyzer.Signal][]string `json:"profilingAliases"`
+	// Segments is how many equal parts of the window the profiling signals
+	// are read in (each a whole number of chunks: the largest count up to
+	// this that divides the window's chunks). The analyzer judges a GPU the
+	// window spares again on each part, so a miner that mines for part of
+	// the window beside ML-shaped work is seen for the part it mines. The
+	// server reads every sample once either way; the answer holds
+	// Segments points per series instead of one. 0 or 1: the window only.
+	Segments int `json:"segments"`
 	// Concurrency is how many queries a cycle keeps in flight at once
 	// (0 means 1). The server evaluates each query on one core: two or more
 	// use its cores; each one in flight holds its answer's series being
@@ -138,6 +146,7 @@ func DefaultConfig() Config {
 		SampleLimit:        PeakSamples,
 		MaxRereads:         200,
 		Concurrency:        2,
+		Segments:           DefaultSegments,
 		Profiling:          DefaultProfilingMetrics(),
 		ProfilingAliases:   DefaultProfilingAliases(),
 		MIGInstanceLabel:   "GPU_I_ID",
@@ -239,8 +248,7 @@ func (p familyPart) matcher(migInstanceLabel string) *labels.Matcher {
 // invalid (excluded), an out-of-range one only moves the mean.
 func (f family) windowStats() uint8 {
 	m := uint8(1<<0 | 1<<1) // count, avg
-	switch f.signal {
-	case analyzer.SignalSM, analyzer.SignalGREngine, analyzer.SignalDRAM, analyzer.SignalMemCopy:
+	if f.signal.Spread() {
 		m |= 1 << 2 // stddev
 	}
 	return m
@@ -310,6 +318,8 @@ func (c Config) Validate() error {
 		return fmt.Errorf("minScrapeInterval: must be positive, got %v", c.MinScrapeInterval)
 	case c.MaxRereads < 0:
 		return fmt.Errorf("maxRereads: must not be negative, got %d", c.MaxRereads)
+	case c.Segments < 0:
+		return fmt.Errorf("segments: must not be negative, got %d", c.Segments)
 	case c.Concurrency < 0:
 		return fmt.Errorf("concurrency: must not be negative, got %d", c.Concurrency)
 	}
@@ -380,6 +390,28 @@ func (c Config) ChunkFor(window time.Duration) (time.Duration, error) {
 		}
 	}
 	return 0, fmt.Errorf("window %v is not a multiple of the chunk %v", window, 5*time.Minute)
+}
+
+// DefaultSegments cuts a 1h window of 10m chunks into three 20-minute
+// parts: a mining phase of 40 minutes or more fills at least one of them.
+const DefaultSegments = 3
+
+// SegmentFor is the length of the parts the profiling signals are read in
+// for a window cut in chunks: window / s for the largest s up to Segments
+// that divides the window's chunk count, so every part is a whole number of
+// chunks and ends on the chunk grid. The window itself when Segments is 0
+// or 1.
+func (c Config) SegmentFor(window, chunk time.Duration) time.Duration {
+	if chunk <= 0 || window%chunk != 0 {
+		return window
+	}
+	n := int(window / chunk)
+	for s := min(max(c.Segments, 1), n); s > 1; s-- {
+		if n%s == 0 {
+			return window / time.Duration(s)
+		}
+	}
+	return window
 }
 
 func validName(s string) bool {

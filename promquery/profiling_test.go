@@ -153,4 +153,58 @@ func checkProfilingRead(t *testing.T, api promquery.API, series []fleet.Series, 
 	if res.Queries() <= res.Plan.Queries() {
 		t.Errorf("queries %d: profiling families not counted (utilization alone %d)", res.Queries(), res.Plan.Queries())
 	}
+	// The window-level families come in the default three segments, each
+	// ending on the segment grid: the analyzer judges a spared GPU again on
+	// each (their sums above are the window's, exactly).
+	if want := window / promquery.DefaultSegments; res.Input.Segment != want {
+		t.Errorf("segment %v, want %v", res.Input.Segment, want)
+	}
+	segmented := 0
+	for _, s := range res.Input.Series {
+		if s.Signal == analyzer.SignalUtil || (s.Signal == analyzer.SignalGREngine && s.GPU.MIGInstance != "") {
+			continue
+		}
+		if len(s.Chunks) > promquery.DefaultSegments {
+			t.Errorf("%s of %s: %d chunks, want at most %d segments", s.Signal, s.GPU.UUID, len(s.Chunks), promquery.DefaultSegments)
+		}
+		for _, c := range s.Chunks {
+			if d := readEnd.Sub(c.End); d < 0 || d%res.Input.Segment != 0 {
+				t.Errorf("%s of %s: chunk ends at %s, off the segment grid", s.Signal, s.GPU.UUID, c.End)
+			}
+		}
+		if len(s.Chunks) == promquery.DefaultSegments {
+			segmented++
+		}
+	}
+	if segmented == 0 {
+		t.Error("no profiling series read in segments")
+	}
+}
+
+// SegmentFor cuts the window into whole chunks, at most Segments of them.
+func TestSegmentFor(t *testing.T) {
+	for _, tc := range []struct {
+		segments      int
+		window, chunk time.Duration
+		want          time.Duration
+	}{
+		{3, time.Hour, 10 * time.Minute, 20 * time.Minute},
+		{3, time.Hour, 5 * time.Minute, 20 * time.Minute},
+		{4, time.Hour, 10 * time.Minute, 20 * time.Minute}, // 6 chunks: 4 does not divide them, 3 does
+		{4, time.Hour, 15 * time.Minute, 15 * time.Minute},
+		{5, 50 * time.Minute, 10 * time.Minute, 10 * time.Minute},
+		{4, 70 * time.Minute, 10 * time.Minute, 70 * time.Minute}, // 7 chunks: prime
+		{5, time.Hour, 10 * time.Minute, 20 * time.Minute},
+		{1, time.Hour, 10 * time.Minute, time.Hour},
+		{0, time.Hour, 10 * time.Minute, time.Hour},
+		{3, 5 * time.Minute, 5 * time.Minute, 5 * time.Minute}, // one chunk: one segment
+		{3, 24 * time.Hour, 15 * time.Minute, 8 * time.Hour},
+		{3, 7 * time.Minute, 0, 7 * time.Minute},
+	} {
+		c := promquery.DefaultConfig()
+		c.Segments = tc.segments
+		if got := c.SegmentFor(tc.window, tc.chunk); got != tc.want {
+			t.Errorf("segments %d, window %v, chunk %v: %v, want %v", tc.segments, tc.window, tc.chunk, got, tc.want)
+		}
+	}
 }

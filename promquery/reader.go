@@ -101,6 +101,7 @@ func (r *Reader) Read(ctx context.Context, end time.Time, window time.Duration) 
 		return res, err
 	}
 	res.Input.Chunk = chunk
+	res.Input.Segment = r.cfg.SegmentFor(window, chunk)
 	warn := func(ws []string) { res.Warnings = append(res.Warnings, ws...) }
 
 	if res.Semantics, err = r.semantics(ctx, end, warn); err != nil {
@@ -224,10 +225,12 @@ func (r *Reader) readFamily(ctx context.Context, fam family, lone bool, base []*
 	if fam.signal != analyzer.SignalUtil && len(perNode) == 0 {
 		return QueryPlan{Chunk: chunk}, nil // not exported here: the analyzer falls back and says so
 	}
+	want := allStats
 	if fam.windowed {
-		// One step spanning the window: the plan shards the fleet so that
-		// each instant query loads at most half of maxSamples.
-		chunk = window
+		// One step per segment (one spanning the window, or each of its
+		// parts): the plan shards the fleet so that each query loads at
+		// most half of maxSamples.
+		chunk, want = r.cfg.SegmentFor(window, chunk), fam.windowStats()
 	}
 	plan, err := planQueries(perNode, end, window, chunk, r.cfg.MinScrapeInterval, r.cfg.MaxSamples, r.cfg.SampleLimit)
 	if err != nil {
@@ -248,12 +251,12 @@ func (r *Reader) readFamily(ctx context.Context, fam family, lone bool, base []*
 		}
 		sel := rangeOver(selector(fam.metric, ms), chunk, sem)
 		grd := newGrid(end, window, chunk)
-		if fam.windowed {
+		if fam.windowed && chunk == window {
 			for i, s := range stats {
-				if fam.windowStats()&(1<<i) == 0 {
+				if want&(1<<i) == 0 {
 					continue
 				}
-				q, sink := chunkExpr(s, sel), joined.sink(i, fam.signal, fam.metric, grd, fam.windowStats())
+				q, sink := chunkExpr(s, sel), joined.sink(i, fam.signal, fam.metric, grd, want)
 				g.Go(func() error {
 					ws, err := r.query(gctx, q, end, sink)
 					joined.warn(ws)
@@ -267,7 +270,10 @@ func (r *Reader) readFamily(ctx context.Context, fam family, lone bool, base []*
 		}
 		for _, sl := range plan.Slices {
 			for i, s := range stats {
-				q, sink := chunkExpr(s, sel), joined.sink(i, fam.signal, fam.metric, grd, allStats)
+				if want&(1<<i) == 0 {
+					continue
+				}
+				q, sink := chunkExpr(s, sel), joined.sink(i, fam.signal, fam.metric, grd, want)
 				g.Go(func() error {
 					ws, err := r.queryRange(gctx, q, v1.Range{Start: sl.First, End: sl.Last, Step: chunk}, sink)
 					joined.warn(ws)

@@ -242,3 +242,59 @@ func floorDiv(a, b int64) int64 {
 	}
 	return q
 }
+
+// TokenMemoryHardMiner mimics MemoryHardMiner with a token tensor-core
+// kernel (HMMA, PIPE_TENSOR_ACTIVE = HMMA = 0.13-0.17 × load) and a token
+// FP32 kernel (FP32 pipe +0.03-0.05 × load) beside the DAG reads, to defeat
+// memory_dag (which wants the float pipes idle) and pass a rule that spares
+// a busy tensor pipe with memory traffic beside it.
+//
+// Cost: under 1 %. A memory-hard hash is bound by DRAM bandwidth: its warps
+// spend most cycles stalled on loads (SM_ACTIVE 0.5-0.7 with DRAM at
+// 0.87-0.92), so a few warps issuing HMMA and FFMA use issue slots the hash
+// leaves empty and no memory bandwidth.
+func TokenMemoryHardMiner() Profile {
+	hard := MemoryHardMiner()
+	return Profile{Name: "token-memory-hard-miner", util: hard.util, signals: func(seed uint64, t time.Time, util float64) activity {
+		load := util / 100
+		a := hard.signals(seed, t, util)
+		tokenTensor(&a, seed, t, 412, load, 0.13, 0.17)
+		fp32 := uniform(shapeRand(seed, 413), 0.03, 0.05)
+		a.fp32 += clamp(fp32*load+0.002*sampleRand(seed, t, 413).NormFloat64(), 0, 1)
+		return a
+	}}
+}
+
+// AlternatingMiner mimics a miner that alternates mining with real ML-shaped
+// work, so that the window's means mix both: for mine it is SteadyMiner,
+// then for ml it runs FlatTraining (a real training step: tensor pipe
+// 0.35-0.55, DRAM busy, NVLink and PCIe traffic), and so on, at a per-GPU
+// phase. Utilization stays at a flat 98-100 % throughout, so
+// flat_high_util fires, and the window's mix looks like training beside a
+// busy integer pipe.
+//
+// Cost: the ML share of the period, ml / (mine + ml) of the hashrate: a
+// third at 40m/20m, half at 10m/10m. Alternating faster than the
+// detector's segments (20 minutes at the defaults) costs nothing more.
+func AlternatingMiner(mine, ml time.Duration) Profile {
+	steady, train := SteadyMiner(), FlatTraining()
+	period := mine + ml
+	mining := func(seed uint64, t time.Time) bool {
+		if ml <= 0 {
+			return true
+		}
+		phase := time.Duration(shapeRand(seed, 411).Int64N(int64(period)))
+		return cyclePos(t, period, phase) < mine
+	}
+	return Profile{Name: "alternating-miner", util: func(seed uint64, t time.Time) float64 {
+		if mining(seed, t) {
+			return steady.At(seed, t)
+		}
+		return train.At(seed, t)
+	}, signals: func(seed uint64, t time.Time, util float64) activity {
+		if mining(seed, t) {
+			return steady.signals(seed, t, util)
+		}
+		return train.signals(seed, t, util)
+	}}
+}

@@ -106,7 +106,7 @@ func TestMatrixOnRealPrometheus(t *testing.T) {
 				}
 				g, seen := got[name]
 				if os.Getenv("MATRIX_DUMP") != "" && seen {
-					fmt.Printf("DUMP\t%s\t%s\t%s\t%s\t%s\n", w.Name, c.set.Name, g.Verdict, g.Rule, g.Strength)
+					fmt.Printf("DUMP\t%s\t%s\t%s\t%s\t%s\t%.200s\n", w.Name, c.set.Name, g.Verdict, g.Rule, g.Strength, g.Reason)
 				}
 				if want.Verdict == "" {
 					if seen {
