@@ -107,6 +107,10 @@ type Query struct {
 	// ProfilingMetrics overrides a signal's metric name, e.g.
 	// {sm_active: MY_SM_ACTIVE}.
 	ProfilingMetrics map[string]string `json:"profilingMetrics"`
+	// TrustedTargets are the scrape targets believed to be dcgm-exporter;
+	// DCGM series from any other are forged telemetry (a finding, never
+	// evidence). See promquery.TrustedTargets.
+	TrustedTargets promquery.TrustedTargets `json:"trustedTargets"`
 }
 
 // Rule holds the flat-high-utilization thresholds (strict comparisons).
@@ -255,7 +259,8 @@ func Default() Config {
 			Metric: q.Metric, NodeLabel: q.NodeLabel, GPULabel: q.GPULabel, UUIDLabel: q.UUIDLabel,
 			ModelLabel: q.ModelLabel, ExporterPods: q.ExporterPods, ExporterNamespaces: q.ExporterNamespaces, MaxSamples: q.MaxSamples,
 			RangeSemantics: string(q.RangeSemantics), SampleLimit: string(q.SampleLimit), ReadProfiling: true,
-			Concurrency: q.Concurrency,
+			Concurrency:    q.Concurrency,
+			TrustedTargets: q.TrustedTargets,
 		},
 		Window:   Duration(time.Hour),
 		Schedule: "*/5 * * * *",
@@ -502,6 +507,7 @@ func (c Config) PromQuery() promquery.Config {
 	q.Namespaces, q.ExcludeNamespaces = c.Query.Namespaces, c.Query.ExcludeNamespaces
 	q.MaxSamples, q.Chunk = c.Query.MaxSamples, c.Query.Chunk.D()
 	q.Concurrency = c.Query.Concurrency
+	q.TrustedTargets = c.Query.TrustedTargets
 	q.RangeSemantics = promquery.Semantics(c.Query.RangeSemantics)
 	if c.Query.SampleLimit != "" {
 		q.SampleLimit = promquery.SampleLimit(c.Query.SampleLimit)
