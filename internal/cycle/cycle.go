@@ -126,6 +126,7 @@ func (c *Cycle) Run(parent context.Context, at time.Time) (res Result, err error
 		c.Metrics.Queries(read.Queries(), read.Plan.Series, read.PeakSamples())
 	}
 	c.logFindings(ctx, log, res.Report)
+	logUntrusted(log, read.Untrusted)
 	log.Info("cycle evaluated", "pods", len(res.Report.Pods), "unattributed_gpus", len(res.Report.UnattributedGPUs),
 		"series", read.Plan.Series, "queries", read.Plan.Queries(), "rereads", read.Rereads,
 		"semantics", string(read.Semantics), "scrape_interval", res.Report.ScrapeInterval.String(),
@@ -142,6 +143,7 @@ func (c *Cycle) Run(parent context.Context, at time.Time) (res Result, err error
 
 	if c.Metrics != nil {
 		c.Metrics.Report(res.Report)
+		c.Metrics.Untrusted(read.Untrusted)
 	}
 	state, err := c.State.Load(ctx)
 	if errors.Is(err, actions.ErrStateCorrupt) {
