@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"regexp"
 	"slices"
+	"strings"
 
 	"github.com/miner-detector/miner-detector/analyzer"
 	"github.com/prometheus/common/model"
@@ -218,5 +219,29 @@ func (s *untrustedSet) sorted() []UntrustedTarget {
 		out = append(out, *u)
 	}
 	slices.SortFunc(out, func(a, b UntrustedTarget) int { return cmp.Compare(a.Key(), b.Key()) })
+	return out
+}
+
+// TrustWarnings says what the read's jobs suggest about the trust boundary:
+// each job that served forged series, and DCGM series from more than one
+// job, where a job that honors labels on tenant targets may hide: such a
+// tenant can write every label, `job` included, and no rule here tells.
+func (r Result) TrustWarnings() []string {
+	var out, trusted []string
+	for _, j := range r.Jobs {
+		if j.Untrusted > 0 {
+			out = append(out, fmt.Sprintf("job %q served %d label sets with dcgm-exporter metric names from targets that are not the exporter: "+
+				"forged telemetry, never judged (scan lists the targets and what they claim)", j.Job, j.Untrusted))
+		}
+		if j.Series > j.Untrusted {
+			trusted = append(trusted, fmt.Sprintf("%q", j.Job))
+		}
+	}
+	if len(trusted) > 1 {
+		out = append(out, fmt.Sprintf("dcgm-exporter series come from %d jobs (%s): an exporter scraped twice (a ServiceMonitor and an annotation job) "+
+			"doubles its series, and a job that honors labels on tenant targets lets a tenant write any label, job included, which no rule can tell; "+
+			"check which targets serve them with: count by (job, namespace, pod) (count by (job, namespace, pod, instance) (DCGM_FI_DEV_GPU_UTIL))",
+			len(trusted), strings.Join(trusted, ", ")))
+	}
 	return out
 }

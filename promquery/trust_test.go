@@ -231,3 +231,29 @@ func TestReadReportsForgedSeries(t *testing.T) {
 		t.Errorf("jobs %+v, want %+v", res.Jobs, wantJobs)
 	}
 }
+
+func TestTrustWarnings(t *testing.T) {
+	cases := []struct {
+		name string
+		jobs []JobSeries
+		want []string // substrings, one per warning
+	}{
+		{"the exporter's job alone", []JobSeries{{Job: "nvidia-dcgm-exporter", Series: 8}}, nil},
+		{"a tenant forging in kubernetes-pods", []JobSeries{{Job: "kubernetes-pods", Series: 2, Untrusted: 2}, {Job: "nvidia-dcgm-exporter", Series: 8}},
+			[]string{`job "kubernetes-pods" served 2 label sets`}},
+		{"two jobs with trusted series", []JobSeries{{Job: "kubernetes-service-endpoints", Series: 8}, {Job: "nvidia-dcgm-exporter", Series: 8}},
+			[]string{`come from 2 jobs ("kubernetes-service-endpoints", "nvidia-dcgm-exporter")`}},
+	}
+	for _, c := range cases {
+		got := Result{Jobs: c.jobs}.TrustWarnings()
+		if len(got) != len(c.want) {
+			t.Errorf("%s: warnings %q, want %d", c.name, got, len(c.want))
+			continue
+		}
+		for i, w := range c.want {
+			if !strings.Contains(got[i], w) {
+				t.Errorf("%s: warning %q, want it to contain %q", c.name, got[i], w)
+			}
+		}
+	}
+}
