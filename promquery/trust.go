@@ -63,11 +63,6 @@ type TrustedTargets struct {
 	// Pods is a regular expression (unanchored, like exporterPods) over the
 	// exporter's pod names.
 	Pods string `json:"pods"`
-	// SuspectForgers makes a pod that serves forged telemetry a miner
-	// suspect (its own finding, never a verdict on the pods it names). Off
-	// by default: forging GPU metrics is a strong sign of abuse, but the
-	// pod's own GPU use is what the detector judges.
-	SuspectForgers bool `json:"suspectForgers"`
 }
 
 // DefaultTrustedTargets trusts the GPU Operator's and the dcgm-exporter
