@@ -1,11 +1,13 @@
 package cycle
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"log/slog"
 	"strings"
 
+	"github.com/miner-detector/miner-detector/actions"
 	"github.com/miner-detector/miner-detector/promquery"
 )
 
@@ -51,4 +53,57 @@ func writeUntrusted(w io.Writer, targets []promquery.UntrustedTarget) {
 			fmt.Fprintf(w, "    claims %s\n", claimText(c))
 		}
 	}
+}
+
+// UntrustedRecorder records untrusted telemetry on its serving pod;
+// actions.KubeEvents is one.
+type UntrustedRecorder interface {
+	RecordUntrusted(ctx context.Context, f actions.UntrustedFinding) error
+}
+
+// recordUntrusted records each forging target as an Event on its serving
+// pod, every cycle, and posts it to Slack once while it stands (again after
+// a failed post); it returns the findings' state. Nothing is done to the
+// pods the forged series named. A failure is logged and counted, not fatal.
+func (c *Cycle) recordUntrusted(ctx context.Context, log *slog.Logger, targets []promquery.UntrustedTarget,
+	prev map[string]actions.UntrustedState) map[string]actions.UntrustedState {
+	var next map[string]actions.UntrustedState
+	notifier, _ := c.Executor.Notifier.(actions.UntrustedNotifier)
+	for _, u := range targets {
+		f := actions.UntrustedFinding{Job: u.Job, Instance: u.Instance, Namespace: u.Namespace, Pod: u.Pod, Series: u.Series, Metrics: u.Metrics}
+		for _, cl := range u.Claims {
+			f.Claims = append(f.Claims, claimText(cl))
+		}
+		st := prev[f.Key()]
+		st.Cycles++
+		f.Cycles = st.Cycles
+		result := "skipped"
+		if c.Forgeries != nil && f.Pod != "" {
+			result = "ok"
+			if err := c.Forgeries.RecordUntrusted(ctx, f); err != nil {
+				result = "failed"
+				log.Error("record untrusted telemetry", "namespace", f.Namespace, "pod", f.Pod, "job", f.Job, "err", err)
+			}
+		}
+		if c.Metrics != nil {
+			c.Metrics.Action("record_untrusted", result)
+		}
+		if notifier != nil && !st.Posted {
+			result = "ok"
+			if err := notifier.NotifyUntrusted(ctx, f); err != nil {
+				result = "failed"
+				log.Error("post untrusted telemetry", "namespace", f.Namespace, "pod", f.Pod, "job", f.Job, "err", err)
+			} else {
+				st.Posted = true
+			}
+			if c.Metrics != nil {
+				c.Metrics.Action("notify_untrusted", result)
+			}
+		}
+		if next == nil {
+			next = map[string]actions.UntrustedState{}
+		}
+		next[f.Key()] = st
+	}
+	return next
 }

@@ -12,6 +12,7 @@ import (
 	"github.com/miner-detector/miner-detector/analyzer"
 	"github.com/miner-detector/miner-detector/internal/cycle"
 	"github.com/miner-detector/miner-detector/internal/metrics"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes/fake"
 )
 
@@ -50,6 +51,8 @@ func TestForgedSeriesFrameNoOne(t *testing.T) {
 	}
 	m := metrics.New()
 	c := newCycle(t, p, kube, m)
+	posts := &untrustedPosts{}
+	c.Executor.Notifier = posts
 	for cycleN := range 2 {
 		res, err := c.Run(context.Background(), end.Add(time.Duration(cycleN)*5*time.Minute))
 		if err != nil {
@@ -90,6 +93,49 @@ func TestForgedSeriesFrameNoOne(t *testing.T) {
 			t.Errorf("JSON untrusted_telemetry %+v jobs %+v, want the forger and two jobs", doc.UntrustedTelemetry, doc.Jobs)
 		}
 	}
+	// One Slack message for the standing finding, one Event on the serving
+	// pod counted per cycle, none on the pod it framed.
+	if len(posts.untrusted) != 1 || !strings.Contains(posts.untrusted[0].Text(), "pod free-notebooks/forger-0") ||
+		!strings.Contains(posts.untrusted[0].Text(), victim.Namespace+"/"+victim.Pod) {
+		t.Errorf("untrusted posts %+v, want one about free-notebooks/forger-0 naming the framed pod", posts.untrusted)
+	}
+	for _, f := range posts.findings {
+		if f.Pod == victim.PodKey {
+			t.Errorf("a %s finding posted for the framed pod", f.Kind)
+		}
+	}
+	evs, err := kube.CoreV1().Events("free-notebooks").List(context.Background(), metav1.ListOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(evs.Items) != 1 || evs.Items[0].Reason != actions.EventReasonUntrustedTelemetry || evs.Items[0].InvolvedObject.Name != "forger-0" || evs.Items[0].Count != 2 {
+		t.Errorf("events on free-notebooks: %+v, want one %s on forger-0 counted twice", evs.Items, actions.EventReasonUntrustedTelemetry)
+	}
+	victimEvs, err := kube.CoreV1().Events(victim.Namespace).List(context.Background(), metav1.ListOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, ev := range victimEvs.Items {
+		if ev.InvolvedObject.Name == victim.Pod {
+			t.Errorf("event %s on the framed pod %s", ev.Reason, victim.Pod)
+		}
+	}
+}
+
+// untrustedPosts records what the cycle posts.
+type untrustedPosts struct {
+	findings  []actions.Finding
+	untrusted []actions.UntrustedFinding
+}
+
+func (p *untrustedPosts) Notify(_ context.Context, f actions.Finding) (string, error) {
+	p.findings = append(p.findings, f)
+	return "ts-1", nil
+}
+
+func (p *untrustedPosts) NotifyUntrusted(_ context.Context, f actions.UntrustedFinding) error {
+	p.untrusted = append(p.untrusted, f)
+	return nil
 }
 
 // untrustedGauge is miner_detector_untrusted_series{namespace,pod,job}, or -1
