@@ -209,6 +209,18 @@ func ceilDiv(a, b int64) int64 {
 	return q
 }
 
+// ReportedOn is the share of metrics a GPU of model exports at all: the
+// fields DCGM reads through NVML GPM are absent before Hopper.
+func ReportedOn(model string, metrics []string) []string {
+	var out []string
+	for _, m := range metrics {
+		if !gpmOnly(m) || reportsGPM(model) {
+			out = append(out, m)
+		}
+	}
+	return out
+}
+
 // gpmOnly reports whether metric is one of the fields DCGM reports only on
 // Hopper and newer (the integer pipe and the tensor subtypes, read through
 // NVML GPM there): dcgm-exporter skips such a line on other GPUs ("metric
