@@ -136,9 +136,6 @@ func (p Profile) has(ss ...Signal) bool {
 	return true
 }
 
-// mean is the signal's mean, 0 when absent.
-func (p Profile) mean(s Signal) float64 { return p[s].Mean }
-
 // covered is the profile without the signals covering less than minCoverage
 // of the window: too thin to judge with.
 func (p Profile) covered(minCoverage float64) Profile {
