@@ -46,6 +46,9 @@ type Pod struct {
 	// Scenario says in one line what the pod stands for and what a detector
 	// should make of it.
 	Scenario string
+	// Class is what kind of miner or workload the pod is, in a backtest's
+	// per-class score (one of the Class* constants, or empty).
+	Class string
 }
 
 // Key is "namespace/name", or "node/-" for GPUs with no pod.
@@ -74,6 +77,15 @@ func (p Pod) Active(t time.Time) bool {
 // default model.
 func GPU(node, index string) GPUSpec {
 	return GPUSpec{Index: index, UUID: gpuUUID(node, index), Model: DefaultModel}
+}
+
+// HopperGPU is GPU with the modelName of an H100 (HopperModel): it reports
+// the integer pipe and the tensor subtypes (fields 1013-1016) wherever the
+// counter set lists them.
+func HopperGPU(node, index string) GPUSpec {
+	g := GPU(node, index)
+	g.Model = HopperModel
+	return g
 }
 
 // Seed is the profile seed of a GPU: derived from its UUID, so two pods
