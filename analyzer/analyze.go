@@ -27,7 +27,7 @@ func Analyze(in Input, cfg Config) Report {
 		expected = int64(math.Round(float64(in.Window) / float64(rep.ScrapeInterval)))
 	}
 
-	groups := groupSeries(in)
+	groups := groupSeries(in, rep.ScrapeInterval)
 	shared := findShared(groups, in.Chunk, rep.ScrapeInterval)
 
 	byPod := map[PodKey][]GPUReport{}
@@ -102,6 +102,10 @@ type window struct {
 	// perSegment is how many chunks one segment holds (0: the window is
 	// one segment).
 	perSegment int
+	// interval is the scrape interval (0: unknown), and profSpan the span
+	// one chunk of a profiling series covers (a segment, or the chunk):
+	// together, how many samples one chunk of a series can hold.
+	interval, profSpan time.Duration
 }
 
 // index is the position of the chunk ending at end, or -1 outside the window.
@@ -120,13 +124,30 @@ func (c Chunk) samples() int64 { return c.Count + c.BadSamples }
 
 // chunks returns the group's chunks by position in the window (samples() == 0:
 // no data). When two series of the same pod and GPU both hold samples for one
-// chunk (a target scraped twice), only the fuller one counts, so samples are
-// never counted twice. Chunks outside the window are ignored.
+// chunk, they are either one exporter's series before and after a restart
+// (its instance label changed), together holding no more samples than the
+// chunk can, and they merge; or the same samples twice (a target scraped
+// twice, or an exporter and its stale twin), holding more, and only the
+// fuller counts, so samples are never counted twice. With no scrape
+// interval known, the fuller counts. Chunks outside the window are ignored.
 func (g *group) chunks(sig Signal) []Chunk {
 	out := make([]Chunk, g.window.n)
+	capacity := int64(-1)
+	if g.window.interval > 0 {
+		span := g.window.profSpan
+		if p, _ := g.primary(); sig == p {
+			span = g.window.chunk
+		}
+		capacity = int64(sharedLoad * float64(span) / float64(g.window.interval))
+	}
 	for _, s := range g.signals[sig] {
 		for _, c := range s.Chunks {
-			if i := g.window.index(c.End); i >= 0 && c.samples() > out[i].samples() {
+			i := g.window.index(c.End)
+			switch {
+			case i < 0:
+			case out[i].samples() > 0 && out[i].samples()+c.samples() <= capacity:
+				out[i] = Chunk{End: c.End, Moments: out[i].Moments.Merge(c.Moments), BadSamples: out[i].BadSamples + c.BadSamples}
+			case c.samples() > out[i].samples():
 				out[i] = c
 			}
 		}
@@ -155,12 +176,15 @@ func (g *group) inOrder(sig Signal) []Chunk {
 
 // groupSeries joins series of the same pod and GPU, every signal (an
 // exporter restart starts a new series).
-func groupSeries(in Input) []*group {
+func groupSeries(in Input, interval time.Duration) []*group {
 	type key struct {
 		pod PodKey
 		gpu string
 	}
-	w := window{start: in.End.Add(-in.Window), chunk: in.Chunk}
+	w := window{start: in.End.Add(-in.Window), chunk: in.Chunk, interval: interval, profSpan: in.Chunk}
+	if in.Segment > 0 {
+		w.profSpan = in.Segment
+	}
 	if in.Chunk > 0 {
 		w.n = int(in.Window / in.Chunk)
 		if in.Segment > 0 && in.Segment < in.Window && in.Segment%in.Chunk == 0 && in.Window%in.Segment == 0 {

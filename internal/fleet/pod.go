@@ -27,6 +27,11 @@ type GPUSpec struct {
 	// DCP support, or the profiling module held by another tool such as
 	// Nsight. Only utilization and power are published for it.
 	NoProfiling bool
+	// Unsupported are the fields this GPU's DCGM does not support (a pipe
+	// the board lacks, or a field its driver and DCGM version do not
+	// report): dcgm-exporter skips such a counters-file line, so the
+	// series is absent, never 0.
+	Unsupported []string
 }
 
 // Pod is a workload holding GPUs on one node. A Pod with an empty Name stands
@@ -85,6 +90,18 @@ func GPU(node, index string) GPUSpec {
 func HopperGPU(node, index string) GPUSpec {
 	g := GPU(node, index)
 	g.Model = HopperModel
+	return g
+}
+
+// AdaModel is the modelName of an NVIDIA L40S, an Ada board whose
+// profiler reports no FP64 pipe.
+const AdaModel = "NVIDIA L40S"
+
+// AdaGPU is GPU(node, index) as an L40S: the FP64 pipe field is not
+// supported there, so its series is absent.
+func AdaGPU(node, index string) GPUSpec {
+	g := GPU(node, index)
+	g.Model, g.Unsupported = AdaModel, []string{MetricFP64Active}
 	return g
 }
 
