@@ -100,6 +100,9 @@ type Query struct {
 	// Concurrency is how many queries a cycle keeps in flight (the server
 	// evaluates each on one core).
 	Concurrency int `json:"concurrency"`
+	// Segments is how many parts of the window the profiling metrics are
+	// read and judged in (see promquery.Config.Segments); 1: the window only.
+	Segments int `json:"segments"`
 	// ReadProfiling reads dcgm-exporter's profiling metrics (tensor and FP
 	// pipes, SM and DRAM activity, PCIe/NVLink, power) for the rules beyond
 	// utilization. Without them those rules step aside, and say so.
@@ -285,7 +288,7 @@ func Default() Config {
 			Metric: q.Metric, NodeLabel: q.NodeLabel, GPULabel: q.GPULabel, UUIDLabel: q.UUIDLabel,
 			ModelLabel: q.ModelLabel, ExporterPods: q.ExporterPods, ExporterNamespaces: q.ExporterNamespaces, MaxSamples: q.MaxSamples,
 			RangeSemantics: string(q.RangeSemantics), SampleLimit: string(q.SampleLimit), ReadProfiling: true,
-			Concurrency: q.Concurrency,
+			Concurrency: q.Concurrency, Segments: q.Segments,
 		},
 		Window:   Duration(time.Hour),
 		Schedule: "*/5 * * * *",
@@ -533,7 +536,7 @@ func (c Config) PromQuery() promquery.Config {
 	q.ExporterNamespaces = c.Query.ExporterNamespaces
 	q.Namespaces, q.ExcludeNamespaces = c.Query.Namespaces, c.Query.ExcludeNamespaces
 	q.MaxSamples, q.Chunk = c.Query.MaxSamples, c.Query.Chunk.D()
-	q.Concurrency = c.Query.Concurrency
+	q.Concurrency, q.Segments = c.Query.Concurrency, c.Query.Segments
 	q.RangeSemantics = promquery.Semantics(c.Query.RangeSemantics)
 	if c.Query.SampleLimit != "" {
 		q.SampleLimit = promquery.SampleLimit(c.Query.SampleLimit)

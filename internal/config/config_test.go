@@ -73,6 +73,7 @@ func TestBadConfigNamesFieldAndReason(t *testing.T) {
 		"rule: {meanAbove: 120}":         "rule.meanAbove",
 		"actions: {strikesToEnforce: 0}": "strikesToEnforce: must be >= 1",
 		"query: {rangeSemantics: open}":  "rangeSemantics",
+		"query: {segments: -1}":          "segments: must not be negative, got -1",
 		"windw: 1h":                      `unknown field "windw"`,
 		"minCoverage: lots":              "minCoverage: expected float64",
 		"leaderElection: {enabled: true, leaseDuration: 5s}": "leaderElection.leaseDuration: must be longer than renewDeadline",
