@@ -478,6 +478,12 @@ func (g *group) profile(expected int64) Profile {
 // chunksOf gives (the window's, or one segment's), each over expected.
 func (g *group) profileOf(chunksOf func(Signal) []Chunk, expected int64) Profile {
 	p := Profile{}
+	g.profileInto(p, chunksOf, expected)
+	return p
+}
+
+// profileInto is profileOf into p.
+func (g *group) profileInto(p Profile, chunksOf func(Signal) []Chunk, expected int64) {
 	for _, sig := range ProfilingSignals() {
 		if len(g.signals[sig]) == 0 {
 			continue
@@ -496,7 +502,6 @@ func (g *group) profileOf(chunksOf func(Signal) []Chunk, expected int64) Profile
 		}
 		p[sig] = ss
 	}
-	return p
 }
 
 func podReport(key PodKey, gpus []GPUReport, rep Report, cfg Config) PodReport {

@@ -38,22 +38,20 @@ func judgeSegments(g *group, d, r GPUReport, expected int64, cfg Config) (GPURep
 	}
 	n := g.window.n / k
 	sig, scale, lo, hi := g.primaryRange(cfg)
-	// Each signal's chunks in time order, read once (the series' own slice
-	// in the common case: no copy), each segment a run of them.
-	inOrder := map[Signal][]Chunk{}
-	for s := range g.signals {
-		inOrder[s] = g.inOrder(s)
-	}
+	// Each segment is a run of each signal's chunks in time order (the
+	// series' own slice in the common case: no copy).
+	util := g.inOrder(sig)
 	segLen := time.Duration(k) * g.window.chunk
 	segExpected := expected / int64(n)
 	rules := cfg.segmentRules()
-	var found []SegmentFinding
+	prof := Profile{}
+	found := make([]SegmentFinding, 0, n)
 	var first GPUReport
 	mined := 0
 	for j := range n {
 		from := g.window.start.Add(time.Duration(j) * segLen)
 		end := from.Add(segLen)
-		rs := GPUReport{GPU: g.gpu, Container: g.container, Stats: mergeChunks(within(inOrder[sig], from, end), lo, hi, scale, false)}
+		rs := GPUReport{GPU: g.gpu, Container: g.container, Stats: mergeChunks(within(util, from, end), lo, hi, scale, false)}
 		rs.ExpectedSamples = segExpected
 		rs.Coverage = float64(rs.Count) / float64(max(segExpected, 1))
 		sf := SegmentFinding{End: end, Verdict: InsufficientData}
@@ -61,8 +59,11 @@ func judgeSegments(g *group, d, r GPUReport, expected int64, cfg Config) (GPURep
 			found = append(found, sf)
 			continue
 		}
-		rs.Signals = g.profileOf(func(s Signal) []Chunk { return within(inOrder[s], from, end) }, segExpected)
-		rs.describeSignals(cfg)
+		// One profile map for every segment: no segment's report outlives
+		// the loop (a mining one lends the result its numbers, not its map).
+		clear(prof)
+		g.profileInto(prof, func(s Signal) []Chunk { return within(g.inOrder(s), from, end) }, segExpected)
+		rs.Signals = prof
 		f := newFacts(g, rs, cfg)
 		sf.Active = f.Active
 		var ops []Opinion
