@@ -76,7 +76,7 @@ type group struct {
 	pod       PodKey
 	gpu       GPU
 	container string
-	signals   map[Signal][]*Series
+	series    bySignal
 	window    window
 	// parallel is how many GPUs the group's samples come from at once: 1,
 	// except for an owner's merged window (see mergeOwner).
@@ -140,7 +140,7 @@ func (g *group) chunks(sig Signal) []Chunk {
 		}
 		capacity = int64(sharedLoad * float64(span) / float64(g.window.interval))
 	}
-	for _, s := range g.signals[sig] {
+	for _, s := range g.series.of(sig) {
 		for _, c := range s.Chunks {
 			i := g.window.index(c.End)
 			switch {
@@ -158,7 +158,7 @@ func (g *group) chunks(sig Signal) []Chunk {
 // inOrder returns the chunks in time order without copying them in the
 // common case: one series whose chunks are in order and inside the window.
 func (g *group) inOrder(sig Signal) []Chunk {
-	series := g.signals[sig]
+	series := g.series.of(sig)
 	if len(series) != 1 {
 		return g.chunks(sig)
 	}
@@ -191,6 +191,9 @@ func groupSeries(in Input, interval time.Duration) []*group {
 			w.perSegment = int(in.Segment / in.Chunk)
 		}
 	}
+	// Two passes: the first counts each group's series, so that the second
+	// fills slices of the right size (10k GPUs hold 170,000 series).
+	keys := make([]*group, len(in.Series))
 	index := map[key]*group{}
 	var out []*group
 	for i := range in.Series {
@@ -201,11 +204,54 @@ func groupSeries(in Input, interval time.Duration) []*group {
 		}
 		g := index[k]
 		if g == nil {
-			g = &group{pod: k.pod, gpu: s.GPU, container: s.Workload.Container, window: w, signals: map[Signal][]*Series{}}
+			g = &group{pod: k.pod, gpu: s.GPU, container: s.Workload.Container, window: w}
 			index[k] = g
 			out = append(out, g)
 		}
-		g.signals[s.Signal] = append(g.signals[s.Signal], s)
+		g.parallel++ // the count, until the second pass
+		keys[i] = g
+	}
+	for _, g := range out {
+		g.series, g.parallel = make(bySignal, 0, g.parallel), 0
+	}
+	for i, g := range keys {
+		g.series = append(g.series, &in.Series[i])
+	}
+	for _, g := range out {
+		g.series.sort()
+	}
+	return out
+}
+
+// bySignal is a group's series sorted by signal (a slice rather than a map:
+// a fleet holds one group per pod and GPU).
+type bySignal []*Series
+
+// sort orders the series by signal, keeping each signal's in input order.
+func (b bySignal) sort() {
+	slices.SortStableFunc(b, func(x, y *Series) int { return strings.Compare(string(x.Signal), string(y.Signal)) })
+}
+
+// of is the series of sig.
+func (b bySignal) of(sig Signal) []*Series {
+	i, _ := slices.BinarySearchFunc(b, sig, func(s *Series, sig Signal) int { return strings.Compare(string(s.Signal), string(sig)) })
+	j := i
+	for j < len(b) && b[j].Signal == sig {
+		j++
+	}
+	return b[i:j:j]
+}
+
+// has says whether there is a series of sig.
+func (b bySignal) has(sig Signal) bool { return len(b.of(sig)) > 0 }
+
+// signals are the distinct signals, in order.
+func (b bySignal) signals() []Signal {
+	var out []Signal
+	for i, s := range b {
+		if i == 0 || s.Signal != b[i-1].Signal {
+			out = append(out, s.Signal)
+		}
 	}
 	return out
 }
@@ -485,7 +531,7 @@ func (g *group) profileOf(chunksOf func(Signal) []Chunk, expected int64) Profile
 // profileInto is profileOf into p.
 func (g *group) profileInto(p Profile, chunksOf func(Signal) []Chunk, expected int64) {
 	for _, sig := range ProfilingSignals() {
-		if len(g.signals[sig]) == 0 {
+		if !g.series.has(sig) {
 			continue
 		}
 		lo, hi := sig.ValidRange()
