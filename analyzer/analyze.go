@@ -27,7 +27,7 @@ func Analyze(in Input, cfg Config) Report {
 		expected = int64(math.Round(float64(in.Window) / float64(rep.ScrapeInterval)))
 	}
 
-	groups := groupSeries(in)
+	groups := groupSeries(in, rep.ScrapeInterval)
 	shared := findShared(groups, in.Chunk, rep.ScrapeInterval)
 
 	byPod := map[PodKey][]GPUReport{}
@@ -76,7 +76,7 @@ type group struct {
 	pod       PodKey
 	gpu       GPU
 	container string
-	signals   map[Signal][]*Series
+	series    bySignal
 	window    window
 	// parallel is how many GPUs the group's samples come from at once: 1,
 	// except for an owner's merged window (see mergeOwner).
@@ -102,6 +102,10 @@ type window struct {
 	// perSegment is how many chunks one segment holds (0: the window is
 	// one segment).
 	perSegment int
+	// interval is the scrape interval (0: unknown), and profSpan the span
+	// one chunk of a profiling series covers (a segment, or the chunk):
+	// together, how many samples one chunk of a series can hold.
+	interval, profSpan time.Duration
 }
 
 // index is the position of the chunk ending at end, or -1 outside the window.
@@ -120,13 +124,30 @@ func (c Chunk) samples() int64 { return c.Count + c.BadSamples }
 
 // chunks returns the group's chunks by position in the window (samples() == 0:
 // no data). When two series of the same pod and GPU both hold samples for one
-// chunk (a target scraped twice), only the fuller one counts, so samples are
-// never counted twice. Chunks outside the window are ignored.
+// chunk, they are either one exporter's series before and after a restart
+// (its instance label changed), together holding no more samples than the
+// chunk can, and they merge; or the same samples twice (a target scraped
+// twice, or an exporter and its stale twin), holding more, and only the
+// fuller counts, so samples are never counted twice. With no scrape
+// interval known, the fuller counts. Chunks outside the window are ignored.
 func (g *group) chunks(sig Signal) []Chunk {
 	out := make([]Chunk, g.window.n)
-	for _, s := range g.signals[sig] {
+	capacity := int64(-1)
+	if g.window.interval > 0 {
+		span := g.window.profSpan
+		if p, _ := g.primary(); sig == p {
+			span = g.window.chunk
+		}
+		capacity = int64(sharedLoad * float64(span) / float64(g.window.interval))
+	}
+	for _, s := range g.series.of(sig) {
 		for _, c := range s.Chunks {
-			if i := g.window.index(c.End); i >= 0 && c.samples() > out[i].samples() {
+			i := g.window.index(c.End)
+			switch {
+			case i < 0:
+			case out[i].samples() > 0 && out[i].samples()+c.samples() <= capacity:
+				out[i] = Chunk{End: c.End, Moments: out[i].Moments.Merge(c.Moments), BadSamples: out[i].BadSamples + c.BadSamples}
+			case c.samples() > out[i].samples():
 				out[i] = c
 			}
 		}
@@ -137,7 +158,7 @@ func (g *group) chunks(sig Signal) []Chunk {
 // inOrder returns the chunks in time order without copying them in the
 // common case: one series whose chunks are in order and inside the window.
 func (g *group) inOrder(sig Signal) []Chunk {
-	series := g.signals[sig]
+	series := g.series.of(sig)
 	if len(series) != 1 {
 		return g.chunks(sig)
 	}
@@ -155,18 +176,24 @@ func (g *group) inOrder(sig Signal) []Chunk {
 
 // groupSeries joins series of the same pod and GPU, every signal (an
 // exporter restart starts a new series).
-func groupSeries(in Input) []*group {
+func groupSeries(in Input, interval time.Duration) []*group {
 	type key struct {
 		pod PodKey
 		gpu string
 	}
-	w := window{start: in.End.Add(-in.Window), chunk: in.Chunk}
+	w := window{start: in.End.Add(-in.Window), chunk: in.Chunk, interval: interval, profSpan: in.Chunk}
+	if in.Segment > 0 {
+		w.profSpan = in.Segment
+	}
 	if in.Chunk > 0 {
 		w.n = int(in.Window / in.Chunk)
 		if in.Segment > 0 && in.Segment < in.Window && in.Segment%in.Chunk == 0 && in.Window%in.Segment == 0 {
 			w.perSegment = int(in.Segment / in.Chunk)
 		}
 	}
+	// Two passes: the first counts each group's series, so that the second
+	// fills slices of the right size (10k GPUs hold 170,000 series).
+	keys := make([]*group, len(in.Series))
 	index := map[key]*group{}
 	var out []*group
 	for i := range in.Series {
@@ -177,11 +204,54 @@ func groupSeries(in Input) []*group {
 		}
 		g := index[k]
 		if g == nil {
-			g = &group{pod: k.pod, gpu: s.GPU, container: s.Workload.Container, window: w, signals: map[Signal][]*Series{}}
+			g = &group{pod: k.pod, gpu: s.GPU, container: s.Workload.Container, window: w}
 			index[k] = g
 			out = append(out, g)
 		}
-		g.signals[s.Signal] = append(g.signals[s.Signal], s)
+		g.parallel++ // the count, until the second pass
+		keys[i] = g
+	}
+	for _, g := range out {
+		g.series, g.parallel = make(bySignal, 0, g.parallel), 0
+	}
+	for i, g := range keys {
+		g.series = append(g.series, &in.Series[i])
+	}
+	for _, g := range out {
+		g.series.sort()
+	}
+	return out
+}
+
+// bySignal is a group's series sorted by signal (a slice rather than a map:
+// a fleet holds one group per pod and GPU).
+type bySignal []*Series
+
+// sort orders the series by signal, keeping each signal's in input order.
+func (b bySignal) sort() {
+	slices.SortStableFunc(b, func(x, y *Series) int { return strings.Compare(string(x.Signal), string(y.Signal)) })
+}
+
+// of is the series of sig.
+func (b bySignal) of(sig Signal) []*Series {
+	i, _ := slices.BinarySearchFunc(b, sig, func(s *Series, sig Signal) int { return strings.Compare(string(s.Signal), string(sig)) })
+	j := i
+	for j < len(b) && b[j].Signal == sig {
+		j++
+	}
+	return b[i:j:j]
+}
+
+// has says whether there is a series of sig.
+func (b bySignal) has(sig Signal) bool { return len(b.of(sig)) > 0 }
+
+// signals are the distinct signals, in order.
+func (b bySignal) signals() []Signal {
+	var out []Signal
+	for i, s := range b {
+		if i == 0 || s.Signal != b[i-1].Signal {
+			out = append(out, s.Signal)
+		}
 	}
 	return out
 }
@@ -454,8 +524,14 @@ func (g *group) profile(expected int64) Profile {
 // chunksOf gives (the window's, or one segment's), each over expected.
 func (g *group) profileOf(chunksOf func(Signal) []Chunk, expected int64) Profile {
 	p := Profile{}
+	g.profileInto(p, chunksOf, expected)
+	return p
+}
+
+// profileInto is profileOf into p.
+func (g *group) profileInto(p Profile, chunksOf func(Signal) []Chunk, expected int64) {
 	for _, sig := range ProfilingSignals() {
-		if len(g.signals[sig]) == 0 {
+		if !g.series.has(sig) {
 			continue
 		}
 		lo, hi := sig.ValidRange()
@@ -472,7 +548,6 @@ func (g *group) profileOf(chunksOf func(Signal) []Chunk, expected int64) Profile
 		}
 		p[sig] = ss
 	}
-	return p
 }
 
 func podReport(key PodKey, gpus []GPUReport, rep Report, cfg Config) PodReport {

@@ -2,6 +2,7 @@ package analyzer
 
 import (
 	"fmt"
+	"maps"
 	"math"
 	"slices"
 )
@@ -71,6 +72,7 @@ func newFacts(g *group, r GPUReport, cfg Config) *Facts {
 	covered := r.Signals.covered(cfg.MinCoverage)
 	if fault := profilerFault(f, covered, g.gpu.MIGInstance != ""); fault != "" {
 		f.ProfilerFault = fault
+		covered = maps.Clone(covered) // covered may be the report's own profile
 		for _, s := range profSignals {
 			delete(covered, s)
 		}

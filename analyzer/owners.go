@@ -112,21 +112,20 @@ func judgeOwner(owner string, pods []PodKey, podGroups map[PodKey][]*group, expe
 func mergeOwner(gs []*group, perPod int64, cfg Config) *group {
 	first := gs[0]
 	m := &group{pod: first.pod, gpu: first.gpu, container: first.container, window: first.window,
-		signals: map[Signal][]*Series{}, parallel: perPod}
-	sigs := map[Signal]bool{}
+		parallel: perPod}
+	var sigs []Signal
 	for _, g := range gs {
-		for s := range g.signals {
-			sigs[s] = true
-		}
+		sigs = append(sigs, g.series.signals()...)
 	}
-	for sig := range sigs {
+	slices.Sort(sigs)
+	for _, sig := range slices.Compact(sigs) {
 		lo, hi := sig.ValidRange()
 		if sig == SignalUtil {
 			lo, hi = cfg.ValidMin, cfg.ValidMax
 		}
 		out := make([]Chunk, m.window.n)
 		for _, g := range gs {
-			if len(g.signals[sig]) == 0 {
+			if !g.series.has(sig) {
 				continue
 			}
 			for i, c := range g.chunks(sig) {
@@ -143,7 +142,7 @@ func mergeOwner(gs []*group, perPod int64, cfg Config) *group {
 			}
 		}
 		out = slices.DeleteFunc(out, func(c Chunk) bool { return c.samples() == 0 })
-		m.signals[sig] = []*Series{{Signal: sig, GPU: first.gpu, Chunks: out}}
+		m.series = append(m.series, &Series{Signal: sig, GPU: first.gpu, Chunks: out})
 	}
 	return m
 }

@@ -38,36 +38,32 @@ func judgeSegments(g *group, d, r GPUReport, expected int64, cfg Config) (GPURep
 	}
 	n := g.window.n / k
 	sig, scale, lo, hi := g.primaryRange(cfg)
-	util := g.chunks(sig)
-	byPos := map[Signal][]Chunk{}
-	for s := range g.signals {
-		if s != sig {
-			byPos[s] = g.chunks(s)
-		}
-	}
+	// Each segment is a run of each signal's chunks in time order (the
+	// series' own slice in the common case: no copy).
+	util := g.inOrder(sig)
+	segLen := time.Duration(k) * g.window.chunk
 	segExpected := expected / int64(n)
 	rules := cfg.segmentRules()
-	var found []SegmentFinding
+	prof := Profile{}
+	found := make([]SegmentFinding, 0, n)
 	var first GPUReport
 	mined := 0
 	for j := range n {
-		from, to := j*k, (j+1)*k
-		rs := GPUReport{GPU: g.gpu, Container: g.container, Stats: mergeChunks(util[from:to], lo, hi, scale, false)}
+		from := g.window.start.Add(time.Duration(j) * segLen)
+		end := from.Add(segLen)
+		rs := GPUReport{GPU: g.gpu, Container: g.container, Stats: mergeChunks(within(util, from, end), lo, hi, scale, false)}
 		rs.ExpectedSamples = segExpected
 		rs.Coverage = float64(rs.Count) / float64(max(segExpected, 1))
-		end := g.window.start.Add(time.Duration(to) * g.window.chunk)
 		sf := SegmentFinding{End: end, Verdict: InsufficientData}
 		if rs.Count == 0 || rs.Coverage < cfg.MinCoverage {
 			found = append(found, sf)
 			continue
 		}
-		rs.Signals = g.profileOf(func(s Signal) []Chunk {
-			if s == sig {
-				return util[from:to]
-			}
-			return byPos[s][from:to]
-		}, segExpected)
-		rs.describeSignals(cfg)
+		// One profile map for every segment: no segment's report outlives
+		// the loop (a mining one lends the result its numbers, not its map).
+		clear(prof)
+		g.profileInto(prof, func(s Signal) []Chunk { return within(g.inOrder(s), from, end) }, segExpected)
+		rs.Signals = prof
 		f := newFacts(g, rs, cfg)
 		sf.Active = f.Active
 		var ops []Opinion
@@ -82,7 +78,6 @@ func judgeSegments(g *group, d, r GPUReport, expected int64, cfg Config) (GPURep
 				first.Verdict, first.Rule, first.Reason = v, rule, reason
 				first.Strength, first.StrengthReason = grade(f, rule, cfg)
 				first.ProfilerFault, first.Active, first.Board = f.ProfilerFault, f.Active, f.Board
-				first.Profiling = len(f.view.pipes) > 0
 			}
 			mined++
 		}
@@ -100,10 +95,25 @@ func judgeSegments(g *group, d, r GPUReport, expected int64, cfg Config) (GPURep
 		out.Strength = StrengthPartial
 		out.StrengthReason = first.StrengthReason + ", but in part of the window only: a phase of a legitimate job can look so, never strong"
 	}
-	seg := formatSpan(time.Duration(k) * g.window.chunk)
+	seg := formatSpan(segLen)
 	out.Reason = fmt.Sprintf("mined in %d of %d segments of %s (%s): %s; the window as a whole: %s; evidence %s: %s",
 		mined, n, seg, minedEnds(found), first.Reason, d.Reason, out.Strength, out.StrengthReason)
 	return out, true
+}
+
+// within is the run of chunks ending in (from, to] of chunks in time order
+// (chunks without samples, which carry no end, may sit anywhere: they
+// merge to nothing).
+func within(cs []Chunk, from, to time.Time) []Chunk {
+	i := 0
+	for i < len(cs) && !cs[i].End.After(from) {
+		i++
+	}
+	j := i
+	for j < len(cs) && !cs[j].End.After(to) {
+		j++
+	}
+	return cs[i:j]
 }
 
 // segmentRules are the declared rules that read the profiling signals:

@@ -140,3 +140,45 @@ func TestSegmentsThinPart(t *testing.T) {
 		t.Errorf("segments %+v, want %v", r.Segments, want)
 	}
 }
+
+// Flat training on 10,000 GPUs over 1 h (5m chunks), every GPU spared by
+// the veto, so each is judged again on its three segments: the cost of the
+// segments is the "segments" case against "window".
+func BenchmarkAnalyze10kSparedGPUsSegments(b *testing.B) {
+	const window, c, seg = time.Hour, 5 * time.Minute, 20 * time.Minute
+	signals := map[Signal]float64{SignalUtil: 97, SignalSM: 0.9, SignalDRAM: 0.4, SignalTensor: 0.45,
+		SignalFP16: 0.1, SignalFP32: 0.05, SignalFP64: 0, SignalPCIeTx: 5e7, SignalPCIeRx: 1e8}
+	var series []Series
+	for n := range 10_000 {
+		g := GPU{Node: "n", Index: "0", UUID: "GPU-" + time.Duration(n).String(), Model: "NVIDIA A100-SXM4-80GB"}
+		w := Workload{Namespace: "ns", Pod: "p" + time.Duration(n).String()}
+		for sig, v := range signals {
+			s := Series{Signal: sig, GPU: g, Workload: w}
+			step, per := seg, int64(80) // profiling: one chunk per segment, as promquery reads it
+			if sig == SignalUtil {
+				step, per = c, 20
+			}
+			for end := testEnd.Add(-window).Add(step); !end.After(testEnd); end = end.Add(step) {
+				s.Chunks = append(s.Chunks, Chunk{End: end, Moments: MomentsFromStats(float64(per), v, v/100, v*0.98, v*1.02)})
+			}
+			series = append(series, s)
+		}
+	}
+	for _, tc := range []struct {
+		name    string
+		segment time.Duration
+	}{{"window", window}, {"segments", seg}} {
+		b.Run(tc.name, func(b *testing.B) {
+			in := Input{End: testEnd, Window: window, Chunk: c, Segment: tc.segment, Series: series}
+			cfg := DefaultConfig()
+			cfg.ScrapeInterval = 15 * time.Second
+			b.ReportAllocs()
+			for b.Loop() {
+				rep := Analyze(in, cfg)
+				if len(rep.Pods) != 10_000 || rep.Pods[0].Evidence.Rule != "training_veto" {
+					b.Fatalf("%d pods, rule %q: %s", len(rep.Pods), rep.Pods[0].Evidence.Rule, rep.Pods[0].Evidence.Reason)
+				}
+			}
+		})
+	}
+}

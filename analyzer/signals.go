@@ -136,12 +136,17 @@ func (p Profile) has(ss ...Signal) bool {
 	return true
 }
 
-// mean is the signal's mean, 0 when absent.
-func (p Profile) mean(s Signal) float64 { return p[s].Mean }
-
 // covered is the profile without the signals covering less than minCoverage
-// of the window: too thin to judge with.
+// of the window: too thin to judge with. It is p itself when every signal
+// covers (the common case at fleet scale): never write to the result.
 func (p Profile) covered(minCoverage float64) Profile {
+	thin := false
+	for _, st := range p {
+		thin = thin || st.Coverage < minCoverage
+	}
+	if !thin {
+		return p // the common case, at fleet scale: shared, never written to
+	}
 	out := make(Profile, len(p))
 	for s, st := range p {
 		if st.Coverage >= minCoverage {

@@ -28,7 +28,8 @@ func backtestCommand(ctx context.Context, args []string, stdout, stderr io.Write
 	labelsPath := c.fs.String("labels", "", "labels file: which pods and GPUs were miners, and when (required unless --demo)")
 	output := c.fs.String("output", "table", "table or json")
 	demo := c.fs.Bool("demo", false, "replay the embedded labelled fleet (6 hours) instead of a Prometheus")
-	counterSet := c.fs.String("counters", fleet.AllDCPCounters.Name, "with --demo: the dcgm-exporter counter set the fleet exports: "+counterSetNames())
+	counterSet := c.fs.String("counters", fleet.HopperCounters.Name, "with --demo: the dcgm-exporter counter set every node exports ("+
+		fleet.HopperCounters.Name+": every DCP field, and fields 1013-1016 on the H100s that report them): "+counterSetNames())
 	cfg, err := c.load(args)
 	if err != nil {
 		return err
@@ -120,8 +121,8 @@ func judge(cyc *cycle.Cycle) backtest.Judge {
 	}
 }
 
-// labelledFleet loads fleet.LabelledFleet, every metric, from..to into an
-// embedded Prometheus and returns it with the fleet's ground truth.
+// labelledFleet loads fleet.LabelledFleet, the metrics of set, from..to
+// into an embedded Prometheus and returns it with the fleet's ground truth.
 func labelledFleet(from, to time.Time, set fleet.CounterSet) (*embedded.Prometheus, backtest.Labels, error) {
 	prom, err := embedded.OpenTemp()
 	if err != nil {
@@ -155,19 +156,24 @@ func counterSetNames() string {
 	return strings.Join(names, ", ")
 }
 
-// fleetLabels is the labelled fleet's ground truth as a labels file.
+// fleetLabels is the labelled fleet's ground truth as a labels file: its
+// miners, and its benign pods and podless GPUs, each with its class.
 func fleetLabels(pods []fleet.Pod) backtest.Labels {
 	var l backtest.Labels
 	for _, p := range pods {
-		if !p.ExpectMiner {
-			continue
-		}
-		if p.Name != "" {
-			l.Miners = append(l.Miners, backtest.Miner{Namespace: p.Namespace, Pod: p.Name, From: p.Start, To: p.End, Note: p.Scenario})
-			continue
-		}
-		for _, g := range p.GPUs {
-			l.Miners = append(l.Miners, backtest.Miner{Node: p.Node, GPU: g.Index, From: p.Start, To: p.End, Note: p.Scenario})
+		switch {
+		case p.ExpectMiner && p.Name != "":
+			l.Miners = append(l.Miners, backtest.Miner{Namespace: p.Namespace, Pod: p.Name, From: p.Start, To: p.End, Class: p.Class, Note: p.Scenario})
+		case p.ExpectMiner:
+			for _, g := range p.GPUs {
+				l.Miners = append(l.Miners, backtest.Miner{Node: p.Node, GPU: g.Index, From: p.Start, To: p.End, Class: p.Class, Note: p.Scenario})
+			}
+		case p.Name != "":
+			l.Benign = append(l.Benign, backtest.Benign{Namespace: p.Namespace, Pod: p.Name, Class: p.Class, Note: p.Scenario})
+		default:
+			for _, g := range p.GPUs {
+				l.Benign = append(l.Benign, backtest.Benign{Node: p.Node, GPU: g.Index, Class: p.Class, Note: p.Scenario})
+			}
 		}
 	}
 	return l

@@ -98,6 +98,73 @@ type Counts struct {
 	// DeletableTP counts the TPs on strong evidence: the detections enforce
 	// mode would act on by default.
 	DeletableTP int `json:"deletable_tp"`
+	// DeletableFP counts the FPs on strong evidence: the ones enforce mode
+	// would delete (Result.DeletableFalsePositives for the totals).
+	DeletableFP int `json:"deletable_fp"`
+}
+
+// add counts one scored (tick, entity) pair in c.
+func (c *Counts) add(cell int, strong, undecided bool) {
+	switch cell {
+	case cellTP:
+		c.TP++
+		if strong {
+			c.DeletableTP++
+		}
+	case cellFN:
+		c.FN++
+	case cellFP:
+		c.FP++
+		if strong {
+			c.DeletableFP++
+		}
+	case cellTN:
+		c.TN++
+	case cellRamp:
+		c.Ramp++
+		return
+	}
+	if undecided {
+		c.Undecided++
+	}
+}
+
+// The cells a (tick, entity) pair lands in.
+const (
+	cellTP = iota
+	cellFN
+	cellFP
+	cellTN
+	cellRamp
+)
+
+// Class kinds: a class holding labelled miners, or only benign entities.
+const (
+	KindMiner  = "miner"
+	KindBenign = "benign"
+)
+
+// ClassResult is the score of one class of entities (Miner.Class,
+// Benign.Class, Unclassified for the rest), over the class's own (tick,
+// entity) pairs: a miner class's false positives are its own entities
+// flagged outside their labelled intervals; the false positives that cost
+// the totals' precision are in the benign classes.
+type ClassResult struct {
+	Class string `json:"class"`
+	// Kind is KindMiner when the class holds a labelled miner, else
+	// KindBenign.
+	Kind     string `json:"kind"`
+	Entities int    `json:"entities"`
+	Counts   Counts `json:"counts"`
+	// Precision and Recall as for the totals, over the class's pairs; nil
+	// (JSON null) for a benign class, which has no positives to find, and
+	// when the denominator is zero.
+	Precision *float64 `json:"precision"`
+	Recall    *float64 `json:"recall"`
+	// Miners and Detected count the class's labelled miners and those of
+	// them detected at least once.
+	Miners   int `json:"miners"`
+	Detected int `json:"detected"`
 }
 
 // Miner statuses.
@@ -110,6 +177,7 @@ const (
 // MinerResult is how the detector did on one labelled miner.
 type MinerResult struct {
 	Entity Entity `json:"entity"`
+	Class  string `json:"class"`
 	Note   string `json:"note"`
 	// From and To are the labelled interval; null is unbounded.
 	From *time.Time `json:"from"`
@@ -139,6 +207,7 @@ type MinerResult struct {
 type FalsePositive struct {
 	Tick    time.Time        `json:"tick"`
 	Entity  Entity           `json:"entity"`
+	Class   string           `json:"class"`
 	Verdict analyzer.Verdict `json:"verdict"`
 	Rule    string           `json:"rule"`
 	Reason  string           `json:"reason"`
@@ -167,6 +236,9 @@ type Result struct {
 	// DeletableFalsePositives counts the false positives on strong
 	// evidence: the ones enforce mode would delete.
 	DeletableFalsePositives int `json:"deletable_false_positives"`
+	// Classes score each class apart: miner classes first, then benign
+	// ones, by name, Unclassified last of its kind.
+	Classes []ClassResult `json:"classes"`
 }
 
 // prediction is one entity's verdict at one tick, most severe wins.
@@ -404,15 +476,47 @@ func score(ticks []time.Time, preds []map[string]prediction, reg *registry, labe
 
 	labelKeys := make([]string, len(labels.Miners))
 	byEntity := map[string][]interval{}
+	classOf := map[string]string{} // entity key -> class; absent: Unclassified
+	minerClass := map[string]bool{}
 	for i, m := range labels.Miners {
 		labelKeys[i] = reg.labelKey(m)
 		byEntity[labelKeys[i]] = append(byEntity[labelKeys[i]], interval{m.From, m.To})
+		if _, ok := classOf[labelKeys[i]]; !ok {
+			classOf[labelKeys[i]] = m.ClassOf()
+		}
+		minerClass[m.ClassOf()] = true
+	}
+	for _, b := range labels.Benign {
+		// A benign entry adds no entity: one never reported is not scored.
+		key := podKey(b.Namespace, b.Pod)
+		if !b.IsPod() {
+			key = reg.canonical(gpuKey(b.Node, b.GPU, b.UUID))
+		}
+		if _, ok := classOf[key]; !ok {
+			classOf[key] = b.Class
+		}
 	}
 	keys := make([]string, 0, len(reg.entities))
 	for k := range reg.entities {
 		keys = append(keys, k)
 	}
 	slices.Sort(keys)
+	class := func(key string) string { return cmp.Or(classOf[key], Unclassified) }
+	classes := map[string]*ClassResult{}
+	classRes := func(name string) *ClassResult {
+		if c, ok := classes[name]; ok {
+			return c
+		}
+		c := &ClassResult{Class: name, Kind: KindBenign}
+		if minerClass[name] {
+			c.Kind = KindMiner
+		}
+		classes[name] = c
+		return c
+	}
+	for _, k := range keys {
+		classRes(class(k)).Entities++
+	}
 
 	need := time.Duration(opt.MinOverlap * float64(opt.Window))
 	res := Result{
@@ -421,7 +525,7 @@ func score(ticks []time.Time, preds []map[string]prediction, reg *registry, labe
 		Miners: make([]MinerResult, len(labels.Miners)), Missed: []MinerResult{}, FalsePositives: []FalsePositive{},
 	}
 	for i, m := range labels.Miners {
-		res.Miners[i] = MinerResult{Entity: reg.entities[labelKeys[i]], Note: m.Note, From: timePtr(m.From), To: timePtr(m.To)}
+		res.Miners[i] = MinerResult{Entity: reg.entities[labelKeys[i]], Class: class(labelKeys[i]), Note: m.Note, From: timePtr(m.From), To: timePtr(m.To)}
 	}
 
 	for ti, t := range ticks {
@@ -430,34 +534,27 @@ func score(ticks []time.Time, preds []map[string]prediction, reg *registry, labe
 			ivs := byEntity[k]
 			c := covered(ivs, t, opt.Window)
 			p := preds[ti][k]
+			var cell int
 			switch {
 			case c > 0 && c >= need:
 				truth[k] = positive
+				cell = cellFN
 				if p.class == positive {
-					res.Counts.TP++
-					if p.strength.Enforceable() {
-						res.Counts.DeletableTP++
-					}
-				} else {
-					res.Counts.FN++
+					cell = cellTP
 				}
 			case c > 0:
 				truth[k] = undecided
-				res.Counts.Ramp++
-				continue
+				cell = cellRamp
 			case p.class == positive:
-				res.Counts.FP++
+				cell = cellFP
 				res.FalsePositives = append(res.FalsePositives, FalsePositive{
-					Tick: t.UTC(), Entity: reg.entities[k], Verdict: p.verdict, Rule: p.rule, Reason: p.reason, Strength: p.strength})
-				if p.strength.Enforceable() {
-					res.DeletableFalsePositives++
-				}
+					Tick: t.UTC(), Entity: reg.entities[k], Class: class(k), Verdict: p.verdict, Rule: p.rule, Reason: p.reason, Strength: p.strength})
 			default:
-				res.Counts.TN++
+				cell = cellTN
 			}
-			if p.class == undecided {
-				res.Counts.Undecided++
-			}
+			strong, undecided := p.class == positive && p.strength.Enforceable(), p.class == undecided
+			res.Counts.add(cell, strong, undecided)
+			classRes(class(k)).Counts.add(cell, strong, undecided)
 		}
 		for i, m := range labels.Miners {
 			k := labelKeys[i]
@@ -521,9 +618,43 @@ func score(ticks []time.Time, preds []map[string]prediction, reg *registry, labe
 			mr.Status = StatusNotSeen
 		}
 	}
+	res.DeletableFalsePositives = res.Counts.DeletableFP
 	res.Precision = ratio(res.Counts.TP, res.Counts.TP+res.Counts.FP)
 	res.Recall = ratio(res.Counts.TP, res.Counts.TP+res.Counts.FN)
+	for _, mr := range res.Miners {
+		c := classRes(mr.Class)
+		c.Miners++
+		if mr.Status == StatusDetected {
+			c.Detected++
+		}
+	}
+	res.Classes = []ClassResult{}
+	for _, c := range classes {
+		if c.Kind == KindMiner {
+			c.Precision = ratio(c.Counts.TP, c.Counts.TP+c.Counts.FP)
+			c.Recall = ratio(c.Counts.TP, c.Counts.TP+c.Counts.FN)
+		}
+		res.Classes = append(res.Classes, *c)
+	}
+	slices.SortFunc(res.Classes, func(a, b ClassResult) int {
+		return cmp.Or(
+			cmp.Compare(b.Kind, a.Kind), // "miner" before "benign"
+			compareBool(a.Class == Unclassified, b.Class == Unclassified),
+			cmp.Compare(a.Class, b.Class),
+		)
+	})
 	return res
+}
+
+// compareBool orders false before true.
+func compareBool(a, b bool) int {
+	switch {
+	case a == b:
+		return 0
+	case a:
+		return 1
+	}
+	return -1
 }
 
 func ratio(n, d int) *float64 {

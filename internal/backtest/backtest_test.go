@@ -4,13 +4,14 @@ import (
 	"bytes"
 	"context"
 	"errors"
-	"github.com/miner-detector/miner-detector/internal/golden"
+	"maps"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/miner-detector/miner-detector/analyzer"
 	"github.com/miner-detector/miner-detector/internal/backtest"
+	"github.com/miner-detector/miner-detector/internal/golden"
 )
 
 var t0 = time.Date(2026, 11, 24, 0, 0, 0, 0, time.UTC)
@@ -22,9 +23,16 @@ func at(d time.Duration) time.Time { return t0.Add(d) }
 type fleet map[time.Time][]judged
 
 type judged struct {
-	pod     analyzer.PodKey // set for a pod
-	gpu     analyzer.GPU    // set for an unattributed GPU
-	verdict analyzer.Verdict
+	pod      analyzer.PodKey // set for a pod
+	gpu      analyzer.GPU    // set for an unattributed GPU
+	verdict  analyzer.Verdict
+	strength analyzer.Strength // of a miner verdict; "" ungraded
+}
+
+// graded is j with its evidence strength s.
+func graded(j judged, s analyzer.Strength) judged {
+	j.strength = s
+	return j
 }
 
 func pod(ns, name string, v analyzer.Verdict) judged {
@@ -43,12 +51,12 @@ func (f fleet) judge(_ context.Context, t time.Time) (analyzer.Report, error) {
 			rule, reason = "flat_high_util", "mean 99.1% >= 95, stddev 0.4 < 2"
 		}
 		if j.pod.Pod != "" {
-			g := analyzer.GPUReport{GPU: analyzer.GPU{Node: "gpu-node-1", Index: "0"}, Verdict: j.verdict, Rule: rule, Reason: reason}
+			g := analyzer.GPUReport{GPU: analyzer.GPU{Node: "gpu-node-1", Index: "0"}, Verdict: j.verdict, Rule: rule, Reason: reason, Strength: j.strength}
 			rep.Pods = append(rep.Pods, analyzer.PodReport{PodKey: j.pod, Node: "gpu-node-1", Verdict: j.verdict,
-				GPUs: []analyzer.GPUReport{g}, Evidence: analyzer.Evidence{Rule: rule, Reason: reason}})
+				GPUs: []analyzer.GPUReport{g}, Evidence: analyzer.Evidence{Rule: rule, Reason: reason, Strength: j.strength}})
 			continue
 		}
-		rep.UnattributedGPUs = append(rep.UnattributedGPUs, analyzer.GPUReport{GPU: j.gpu, Verdict: j.verdict, Rule: rule, Reason: reason})
+		rep.UnattributedGPUs = append(rep.UnattributedGPUs, analyzer.GPUReport{GPU: j.gpu, Verdict: j.verdict, Rule: rule, Reason: reason, Strength: j.strength})
 	}
 	return rep, nil
 }
@@ -177,9 +185,9 @@ func TestRunMiners(t *testing.T) {
 func TestRunFalsePositives(t *testing.T) {
 	res := runScenario(t)
 	want := []backtest.FalsePositive{
-		{Tick: at(3 * time.Hour), Entity: backtest.Entity{Kind: backtest.KindPod, Namespace: "team-b", Pod: "miner"},
+		{Tick: at(3 * time.Hour), Entity: backtest.Entity{Kind: backtest.KindPod, Namespace: "team-b", Pod: "miner"}, Class: backtest.Unclassified,
 			Verdict: M, Rule: "flat_high_util", Reason: "mean 99.1% >= 95, stddev 0.4 < 2"},
-		{Tick: at(4 * time.Hour), Entity: backtest.Entity{Kind: backtest.KindGPU, UUID: "GPU-zzz"},
+		{Tick: at(4 * time.Hour), Entity: backtest.Entity{Kind: backtest.KindGPU, UUID: "GPU-zzz"}, Class: backtest.Unclassified,
 			Verdict: M, Rule: "flat_high_util", Reason: "mean 99.1% >= 95, stddev 0.4 < 2"},
 	}
 	if len(res.FalsePositives) != len(want) {
@@ -341,6 +349,130 @@ func TestRunErrors(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "connection refused") || errors.Unwrap(err) == nil {
 		t.Errorf("judge error not wrapped: %v", err)
 	}
+}
+
+// Labels without classes (every file written before classes existed)
+// score every entity in one class, unclassified, equal to the totals.
+func TestRunWithoutClasses(t *testing.T) {
+	res := runScenario(t)
+	if len(res.Classes) != 1 {
+		t.Fatalf("classes %+v, want one", res.Classes)
+	}
+	c := res.Classes[0]
+	if c.Class != backtest.Unclassified || c.Kind != backtest.KindMiner || c.Entities != res.Entities || c.Counts != res.Counts ||
+		c.Miners != 4 || c.Detected != 2 || *c.Precision != *res.Precision || *c.Recall != *res.Recall {
+		t.Errorf("class %+v, want unclassified equal to the totals %+v", c, res.Counts)
+	}
+	for _, m := range res.Miners {
+		if m.Class != backtest.Unclassified {
+			t.Errorf("%s: class %q", m.Entity, m.Class)
+		}
+	}
+}
+
+// Per class, by hand: window 1h, ticks at 1h, 1.5h, 2h and 2.5h.
+//
+//	team-a/steady   steady, labelled always: M strong, M strong, M partial, B  -> TP 3 (2 deletable), FN 1
+//	team-a/token    adaptive, always:        B, B, M, M                         -> TP 2, FN 2
+//	team-a/jitter   adaptive, from 1.5h:     M (FP: before its label), B (TN), M (ramp), M (TP)
+//	ml/train        legitimate:              B, M partial (FP), B, B
+//	ml/xid          telemetry-fault:         B, B, M strong (deletable FP), B
+//	team-q/unknown  not labelled:            B, B, B, M (FP)
+//	gpu-node-9/0    legitimate by its UUID:  B throughout
+func TestRunPerClass(t *testing.T) {
+	h := func(x float64) time.Time { return at(time.Duration(x * float64(time.Hour))) }
+	S, P := analyzer.StrengthStrong, analyzer.StrengthPartial
+	steady := func(v analyzer.Verdict, s analyzer.Strength) judged { return graded(pod("team-a", "steady", v), s) }
+	token := func(v analyzer.Verdict) judged { return graded(pod("team-a", "token", v), P) }
+	jitter := func(v analyzer.Verdict) judged { return graded(pod("team-a", "jitter", v), P) }
+	train := func(v analyzer.Verdict) judged { return graded(pod("ml", "train", v), P) }
+	xid := func(v analyzer.Verdict) judged { return graded(pod("ml", "xid", v), S) }
+	unknown := func(v analyzer.Verdict) judged { return pod("team-q", "unknown", v) }
+	idle := gpu("gpu-node-9", "0", "GPU-idle", B)
+	f := fleet{
+		h(1):   {steady(M, S), token(B), jitter(M), train(B), xid(B), unknown(B), idle},
+		h(1.5): {steady(M, S), token(B), jitter(B), train(M), xid(B), unknown(B), idle},
+		h(2):   {steady(M, P), token(M), jitter(M), train(B), xid(M), unknown(B), idle},
+		h(2.5): {steady(B, ""), token(M), jitter(M), train(B), xid(B), unknown(M), idle},
+	}
+	labels := backtest.Labels{
+		Miners: []backtest.Miner{
+			{Namespace: "team-a", Pod: "steady", Class: "steady"},
+			{Namespace: "team-a", Pod: "token", Class: "adaptive"},
+			{Namespace: "team-a", Pod: "jitter", From: h(1.5), Class: "adaptive"},
+		},
+		Benign: []backtest.Benign{
+			{Namespace: "ml", Pod: "train", Class: "legitimate"},
+			{Namespace: "ml", Pod: "xid", Class: "telemetry-fault"},
+			{UUID: "GPU-idle", Class: "legitimate"},
+			{Namespace: "ml", Pod: "never-reported", Class: "legitimate"}, // not an entity
+		},
+	}
+	res, err := backtest.Run(context.Background(), []time.Time{h(1), h(1.5), h(2), h(2.5)}, f.judge, labels, backtest.Options{Window: time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := (backtest.Counts{TP: 6, FP: 4, FN: 3, TN: 14, Ramp: 1, DeletableTP: 2, DeletableFP: 1}); res.Counts != want || res.Entities != 7 {
+		t.Errorf("totals %+v over %d entities, want %+v over 7", res.Counts, res.Entities, want)
+	}
+	if res.DeletableFalsePositives != 1 {
+		t.Errorf("deletable false positives %d, want 1 (ml/xid)", res.DeletableFalsePositives)
+	}
+	p := func(v float64) *float64 { return &v }
+	want := []backtest.ClassResult{
+		{Class: "adaptive", Kind: backtest.KindMiner, Entities: 2, Miners: 2, Detected: 2,
+			Counts: backtest.Counts{TP: 3, FP: 1, FN: 2, TN: 1, Ramp: 1}, Precision: p(0.75), Recall: p(0.6)},
+		{Class: "steady", Kind: backtest.KindMiner, Entities: 1, Miners: 1, Detected: 1,
+			Counts: backtest.Counts{TP: 3, FN: 1, DeletableTP: 2}, Precision: p(1), Recall: p(0.75)},
+		{Class: "legitimate", Kind: backtest.KindBenign, Entities: 2, Counts: backtest.Counts{FP: 1, TN: 7}},
+		{Class: "telemetry-fault", Kind: backtest.KindBenign, Entities: 1, Counts: backtest.Counts{FP: 1, TN: 3, DeletableFP: 1}},
+		{Class: backtest.Unclassified, Kind: backtest.KindBenign, Entities: 1, Counts: backtest.Counts{FP: 1, TN: 3}},
+	}
+	if len(res.Classes) != len(want) {
+		t.Fatalf("classes %+v, want %d", res.Classes, len(want))
+	}
+	var sum backtest.Counts
+	for i, w := range want {
+		got := res.Classes[i]
+		if got.Class != w.Class || got.Kind != w.Kind || got.Entities != w.Entities || got.Miners != w.Miners || got.Detected != w.Detected || got.Counts != w.Counts {
+			t.Errorf("class %d = %+v, want %+v", i, got, w)
+		}
+		for name, pair := range map[string][2]*float64{"precision": {got.Precision, w.Precision}, "recall": {got.Recall, w.Recall}} {
+			if (pair[0] == nil) != (pair[1] == nil) || pair[0] != nil && *pair[0] != *pair[1] {
+				t.Errorf("class %s: %s %v, want %v", w.Class, name, deref(pair[0]), deref(pair[1]))
+			}
+		}
+		c := got.Counts
+		sum.TP, sum.FP, sum.FN, sum.TN, sum.Ramp = sum.TP+c.TP, sum.FP+c.FP, sum.FN+c.FN, sum.TN+c.TN, sum.Ramp+c.Ramp
+		sum.Undecided, sum.DeletableTP, sum.DeletableFP = sum.Undecided+c.Undecided, sum.DeletableTP+c.DeletableTP, sum.DeletableFP+c.DeletableFP
+	}
+	if sum != res.Counts {
+		t.Errorf("classes sum to %+v, totals %+v", sum, res.Counts)
+	}
+	fpClass := map[string]string{}
+	for _, fp := range res.FalsePositives {
+		fpClass[fp.Entity.String()] = fp.Class
+	}
+	if w := map[string]string{"team-a/jitter": "adaptive", "ml/train": "legitimate", "ml/xid": "telemetry-fault", "team-q/unknown": backtest.Unclassified}; !maps.Equal(fpClass, w) {
+		t.Errorf("false positives by class %v, want %v", fpClass, w)
+	}
+
+	var table, js bytes.Buffer
+	if err := backtest.WriteTable(&table, res); err != nil {
+		t.Fatal(err)
+	}
+	if err := backtest.WriteJSON(&js, res); err != nil {
+		t.Fatal(err)
+	}
+	golden.Check(t, "classes.table.golden", table.Bytes())
+	golden.Check(t, "classes.json.golden", js.Bytes())
+}
+
+func deref(v *float64) any {
+	if v == nil {
+		return nil
+	}
+	return *v
 }
 
 func TestOutputGolden(t *testing.T) {

@@ -38,6 +38,30 @@ miners:
 			}},
 		},
 		{
+			name: "classes and benign entities",
+			in: `miners:
+  - {namespace: team-a, pod: token-0, class: adaptive}
+  - {namespace: team-a, pod: token-0, from: 2026-11-24T00:00:00Z, class: adaptive}   # same pod, same class
+  - {node: gpu-node-3, gpu: 1}                                                        # no class: unclassified
+benign:
+  - {namespace: ml, pod: train-0, class: legitimate, note: "3-day run"}
+  - {uuid: GPU-8a3c, class: telemetry-fault}
+  - {node: gpu-node-4, gpu: 2, class: legitimate}
+`,
+			want: backtest.Labels{
+				Miners: []backtest.Miner{
+					{Namespace: "team-a", Pod: "token-0", Class: "adaptive"},
+					{Namespace: "team-a", Pod: "token-0", From: day(24), Class: "adaptive"},
+					{Node: "gpu-node-3", GPU: "1"},
+				},
+				Benign: []backtest.Benign{
+					{Namespace: "ml", Pod: "train-0", Class: "legitimate", Note: "3-day run"},
+					{UUID: "GPU-8a3c", Class: "telemetry-fault"},
+					{Node: "gpu-node-4", GPU: "2", Class: "legitimate"},
+				},
+			},
+		},
+		{
 			name: "json is yaml",
 			in:   `{"miners": [{"namespace": "ns", "pod": "p", "node": null, "gpu": null}]}`,
 			want: backtest.Labels{Miners: []backtest.Miner{{Namespace: "ns", Pod: "p"}}},
@@ -51,6 +75,11 @@ miners:
 			}
 			if !reflect.DeepEqual(got, tt.want) {
 				t.Errorf("got  %+v\nwant %+v", got, tt.want)
+			}
+			for _, m := range got.Miners {
+				if m.Class == "" && m.ClassOf() != backtest.Unclassified {
+					t.Errorf("%+v: class of an entry without one is %q, want %q", m, m.ClassOf(), backtest.Unclassified)
+				}
 			}
 		})
 	}
@@ -82,6 +111,22 @@ func TestParseLabelsErrors(t *testing.T) {
 		{"node without gpu", "miners: [{node: node-1}]\n", []string{"miners[0].gpu: required with node (or give uuid)"}},
 		{"negative gpu index", "miners: [{node: node-1, gpu: -1}]\n", []string{`miners[0].gpu: want a GPU index like "1", got -1`}},
 		{"empty gpu index", "miners: [{node: node-1, gpu: \"\"}]\n", []string{"miners[0].gpu: empty"}},
+		{"class with capitals", "miners: [{namespace: a, pod: b, class: Adaptive}]\n", []string{`miners[0].class: want lower-case letters, digits and hyphens (at most 40, like memory-hard), got "Adaptive"`}},
+		{"class with a space", "miners: [{namespace: a, pod: b, class: \"ml pow\"}]\n", []string{`miners[0].class: want lower-case`}},
+		{"class ending in a hyphen", "benign: [{namespace: a, pod: b, class: legit-}]\n", []string{`benign[0].class: want lower-case`}},
+		{"benign without a class", "benign: [{namespace: a, pod: b}]\n", []string{"benign[0].class: required"}},
+		{"benign naming nothing", "benign: [{class: legitimate}]\n", []string{"benign[0]: name a pod"}},
+		{"benign with a time", "benign: [{namespace: a, pod: b, class: legitimate, from: 2026-11-24T00:00:00Z}]\n", []string{`benign[0]: unknown field "from"`}},
+		{"benign not a list", "benign: {namespace: a}\n", []string{"benign: want a list, got object"}},
+		{"benign bad gpu index", "benign: [{node: n-1, gpu: -3, class: legitimate}]\n", []string{`benign[0].gpu: want a GPU index like "1", got -3`}},
+		{"one pod, two classes", "miners:\n  - {namespace: a, pod: b, class: steady}\n  - {namespace: a, pod: b, class: adaptive}\n",
+			[]string{`miners[1].class: pod a/b is "adaptive" here but "steady" in miners[0]: one class per pod or GPU`}},
+		{"one pod, a class and none", "miners:\n  - {namespace: a, pod: b, class: steady}\n  - {namespace: a, pod: b}\n",
+			[]string{`miners[1].class: pod a/b is "unclassified" here but "steady" in miners[0]`}},
+		{"a miner listed as benign", "miners: [{node: n-1, gpu: 0}]\nbenign: [{node: n-1, gpu: \"0\", class: legitimate}]\n",
+			[]string{"benign[0]: gpu n-1/0 is labelled a miner in miners[0]: list it in one place"}},
+		{"benign twice, two classes", "benign:\n  - {uuid: GPU-1, class: legitimate}\n  - {uuid: GPU-1, class: telemetry-fault}\n",
+			[]string{`benign[1].class: gpu GPU-1 is "telemetry-fault" here but "legitimate" in benign[0]`}},
 		{
 			"every bad entry is reported",
 			"miners:\n  - {namespace: a}\n  - {namespace: a, pod: b}\n  - {node: node-1, from: yesterday}\n",
@@ -107,6 +152,18 @@ func TestLabelsValidate(t *testing.T) {
 	l := backtest.Labels{Miners: []backtest.Miner{{Namespace: "a", Pod: "b"}, {Pod: "b"}}}
 	if err := l.Validate(); err == nil || !strings.Contains(err.Error(), "miners[1].namespace: required with pod") {
 		t.Errorf("Validate() = %v", err)
+	}
+	l = backtest.Labels{Miners: []backtest.Miner{{Namespace: "a", Pod: "b", Class: "steady"}},
+		Benign: []backtest.Benign{{Namespace: "a", Pod: "b", Class: "legitimate"}, {Namespace: "c", Pod: "d"}}}
+	err := l.Validate()
+	for _, want := range []string{"benign[0]: pod a/b is labelled a miner in miners[0]", "benign[1].class: required"} {
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("Validate() = %v, want %q", err, want)
+		}
+	}
+	ok := backtest.Labels{Miners: []backtest.Miner{{Namespace: "a", Pod: "b", Class: "steady"}}, Benign: []backtest.Benign{{Namespace: "c", Pod: "d", Class: "legitimate"}}}
+	if err := ok.Validate(); err != nil {
+		t.Errorf("Validate() = %v, want nil", err)
 	}
 }
 

@@ -23,8 +23,9 @@ func WriteJSON(w io.Writer, r Result) error {
 	return enc.Encode(r)
 }
 
-// WriteTable writes a summary (precision, recall, counts), one line per
-// labelled miner and the false positives with the report's evidence.
+// WriteTable writes a summary (precision, recall, counts), the same per
+// class, one line per labelled miner and the false positives with the
+// report's evidence.
 func WriteTable(w io.Writer, r Result) error {
 	ew := &errWriter{w: w}
 	fmt.Fprintf(ew, "backtest: %d ticks from %s to %s, window %s, positive when a label covers >= %s of the window\n",
@@ -48,12 +49,31 @@ func WriteTable(w io.Writer, r Result) error {
 		return err
 	}
 
+	if len(r.Classes) > 0 {
+		fmt.Fprintln(ew, "\nper class (counts over each class's own (tick, entity) pairs; a benign class has no precision or recall, only false positives):")
+		tw = tabwriter.NewWriter(ew, 2, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, "CLASS\tKIND\tENTITIES\tMINERS DETECTED\tPRECISION\tRECALL\tTP\tFP\tFN\tTN\tDELETABLE TP\tDELETABLE FP")
+		for _, c := range r.Classes {
+			detected, precision, recall := "-", "-", "-"
+			if c.Kind == KindMiner {
+				detected = fmt.Sprintf("%d/%d", c.Detected, c.Miners)
+				precision, recall = ratioCell(c.Precision), ratioCell(c.Recall)
+			}
+			k := c.Counts
+			fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t%s\t%s\t%d\t%d\t%d\t%d\t%d\t%d\n", c.Class, c.Kind, c.Entities, detected, precision, recall,
+				k.TP, k.FP, k.FN, k.TN, k.DeletableTP, k.DeletableFP)
+		}
+		if err := tw.Flush(); err != nil {
+			return err
+		}
+	}
+
 	fmt.Fprintln(ew)
 	if len(r.Miners) == 0 {
 		fmt.Fprintln(ew, "labelled miners: none")
 	} else {
 		tw = tabwriter.NewWriter(ew, 2, 4, 2, ' ', 0)
-		fmt.Fprintln(tw, "MINER\tNOTE\tDETECTED\tFIRST DETECTION\tTIME TO DETECT\tTIME TO DELETE\tSTATUS")
+		fmt.Fprintln(tw, "MINER\tCLASS\tNOTE\tDETECTED\tFIRST DETECTION\tTIME TO DETECT\tTIME TO DELETE\tSTATUS")
 		for _, m := range r.Miners {
 			first, ttd, ttdel := "-", "-", "-"
 			if m.FirstDetection != nil {
@@ -65,7 +85,7 @@ func WriteTable(w io.Writer, r Result) error {
 			if m.TimeToDelete != nil {
 				ttdel = dur(time.Duration(*m.TimeToDelete))
 			}
-			fmt.Fprintf(tw, "%s\t%s\t%d/%d\t%s\t%s\t%s\t%s\n", m.Entity, or(m.Note, "-"), m.DetectedTicks, m.PositiveTicks, first, ttd, ttdel, m.Status)
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%d/%d\t%s\t%s\t%s\t%s\n", m.Entity, or(m.Class, Unclassified), or(m.Note, "-"), m.DetectedTicks, m.PositiveTicks, first, ttd, ttdel, m.Status)
 		}
 		if err := tw.Flush(); err != nil {
 			return err
@@ -79,12 +99,13 @@ func WriteTable(w io.Writer, r Result) error {
 	}
 	fmt.Fprintf(ew, "false positives: %d\n", len(r.FalsePositives))
 	tw = tabwriter.NewWriter(ew, 2, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "TICK\tENTITY\tVERDICT\tRULE\tEVIDENCE\tREASON")
+	fmt.Fprintln(tw, "TICK\tENTITY\tCLASS\tVERDICT\tRULE\tEVIDENCE\tREASON")
 	for i, fp := range r.FalsePositives {
 		if i == MaxTableFalsePositives {
 			break
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", rfc3339(fp.Tick), fp.Entity, fp.Verdict, or(fp.Rule, "-"), or(string(fp.Strength), "-"), or(oneLine(fp.Reason), "-"))
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", rfc3339(fp.Tick), fp.Entity, or(fp.Class, Unclassified), fp.Verdict, or(fp.Rule, "-"),
+			or(string(fp.Strength), "-"), or(oneLine(fp.Reason), "-"))
 	}
 	if err := tw.Flush(); err != nil {
 		return err
@@ -113,6 +134,14 @@ func (e *errWriter) Write(p []byte) (int, error) {
 func metric(v *float64, undefined string) string {
 	if v == nil {
 		return "n/a (" + undefined + ")"
+	}
+	return fmt.Sprintf("%.3f", *v)
+}
+
+// ratioCell is a precision or recall in a table cell: n/a when undefined.
+func ratioCell(v *float64) string {
+	if v == nil {
+		return "n/a"
 	}
 	return fmt.Sprintf("%.3f", *v)
 }

@@ -30,7 +30,7 @@ type Case struct {
 // exports, profiling read) and a day of utilization alone.
 func Cases() []Case {
 	return []Case{
-		{Name: "1h all families", Window: time.Hour, Metrics: fleet.AllMetrics(), ReadProfiling: true},
+		{Name: "1h all families", Window: time.Hour, Metrics: fleet.ReportedOn(fleet.DefaultModel, fleet.AllMetrics()), ReadProfiling: true},
 		{Name: "24h util", Window: 24 * time.Hour, Metrics: []string{fleet.MetricGPUUtil}, ReadProfiling: false},
 	}
 }

@@ -100,6 +100,9 @@ type Query struct {
 	// Concurrency is how many queries a cycle keeps in flight (the server
 	// evaluates each on one core).
 	Concurrency int `json:"concurrency"`
+	// Segments is how many parts of the window the profiling metrics are
+	// read and judged in (see promquery.Config.Segments); 1: the window only.
+	Segments int `json:"segments"`
 	// ReadProfiling reads dcgm-exporter's profiling metrics (tensor and FP
 	// pipes, SM and DRAM activity, PCIe/NVLink, power) for the rules beyond
 	// utilization. Without them those rules step aside, and say so.
@@ -123,13 +126,19 @@ type Rule struct {
 type Rules struct {
 	TrainingVeto     TrainingVeto     `json:"trainingVeto"`
 	ComputeSignature ComputeSignature `json:"computeSignature"`
+	PipeSaturation   PipeSaturation   `json:"pipeSaturation"`
 	BusyWithoutPod   BusyWithoutPod   `json:"busyWithoutPod"`
 }
 
-// TrainingVeto spares flat-high-utilization GPUs whose math pipes are busy.
+// TrainingVeto spares flat-high-utilization GPUs whose mix looks like ML or
+// HPC work. Intensities are ratios while a kernel ran (0..1), strict.
 type TrainingVeto struct {
-	Enabled         bool    `json:"enabled"`
+	Enabled bool `json:"enabled"`
+	// PipeActiveAbove: the busiest float pipe must be above it.
 	PipeActiveAbove float64 `json:"pipeActiveAbove"`
+	// MemoryAbove: a busy tensor pipe also needs device memory above it
+	// (a token tensor kernel is cheap; tensor work streams from HBM).
+	MemoryAbove float64 `json:"memoryAbove"`
 }
 
 // ComputeSignature catches throttled miners (all thresholds must hold).
@@ -139,6 +148,30 @@ type ComputeSignature struct {
 	PipeActiveBelow   float64 `json:"pipeActiveBelow"`
 	InterconnectBelow float64 `json:"interconnectBelowBytesPerSecond"`
 	MinCoverage       float64 `json:"minCoverage"`
+	// MinActive: the share of the window a kernel must have run (0..1).
+	MinActive float64 `json:"minActive"`
+}
+
+// PipeSaturation catches a GPU saturated on what proof of work scales with
+// (the integer pipe, int8 tensor cores, device memory), whatever its
+// utilization curve. Intensities are ratios while a kernel ran (0..1).
+type PipeSaturation struct {
+	Enabled bool `json:"enabled"`
+	// MinActive: the share of the window a kernel must have run (0..1).
+	MinActive float64 `json:"minActive"`
+	// IntegerAbove and IntegerOverFloat: integer_hash fires when the
+	// integer pipe is above IntegerAbove and more than IntegerOverFloat
+	// times the busiest FP16/FP32/FP64 pipe.
+	IntegerAbove     float64 `json:"integerAbove"`
+	IntegerOverFloat float64 `json:"integerOverFloat"`
+	// IMMAAbove and FloatBelow: int8_gemm fires when the int8 tensor pipe
+	// is above IMMAAbove with HMMA, FP16 and FP32 below FloatBelow.
+	IMMAAbove  float64 `json:"immaAbove"`
+	FloatBelow float64 `json:"floatBelow"`
+	// MemoryAbove and IdleBelow: memory_dag fires when device memory is
+	// above MemoryAbove with the float pipes below IdleBelow.
+	MemoryAbove float64 `json:"memoryAbove"`
+	IdleBelow   float64 `json:"idleBelow"`
 }
 
 // BusyWithoutPod reports busy GPUs no pod holds (node findings).
@@ -259,19 +292,21 @@ func Default() Config {
 			Metric: q.Metric, NodeLabel: q.NodeLabel, GPULabel: q.GPULabel, UUIDLabel: q.UUIDLabel,
 			ModelLabel: q.ModelLabel, ExporterPods: q.ExporterPods, ExporterNamespaces: q.ExporterNamespaces, MaxSamples: q.MaxSamples,
 			RangeSemantics: string(q.RangeSemantics), SampleLimit: string(q.SampleLimit), ReadProfiling: true,
-			Concurrency:    q.Concurrency,
+			Concurrency: q.Concurrency, Segments: q.Segments,
 			TrustedTargets: q.TrustedTargets,
 		},
 		Window:   Duration(time.Hour),
 		Schedule: "*/5 * * * *",
 		Rule:     Rule{MeanAbove: a.FlatHighUtil.MeanAbove, StdDevBelow: a.FlatHighUtil.StdDevBelow},
 		Rules: Rules{
-			TrainingVeto: TrainingVeto{Enabled: !a.TrainingVeto.Disabled, PipeActiveAbove: a.TrainingVeto.PipeActiveAbove},
+			TrainingVeto: TrainingVeto{Enabled: !a.TrainingVeto.Disabled, PipeActiveAbove: a.TrainingVeto.PipeActiveAbove,
+				MemoryAbove: a.TrainingVeto.MemoryAbove},
 			ComputeSignature: ComputeSignature{
 				BusyAbove: a.ComputeSignature.BusyAbove, BusyStdDevBelow: a.ComputeSignature.BusyStdDevBelow,
 				PipeActiveBelow: a.ComputeSignature.PipeActiveBelow, InterconnectBelow: a.ComputeSignature.InterconnectBelow,
-				MinCoverage: a.ComputeSignature.MinCoverage,
+				MinCoverage: a.ComputeSignature.MinCoverage, MinActive: a.ComputeSignature.MinActive,
 			},
+			PipeSaturation: pipeSaturationOf(a.PipeSaturation),
 			BusyWithoutPod: BusyWithoutPod{MeanAbove: a.BusyWithoutPod.MeanAbove},
 		},
 		MinCoverage:   a.MinCoverage,
@@ -506,7 +541,7 @@ func (c Config) PromQuery() promquery.Config {
 	q.ExporterNamespaces = c.Query.ExporterNamespaces
 	q.Namespaces, q.ExcludeNamespaces = c.Query.Namespaces, c.Query.ExcludeNamespaces
 	q.MaxSamples, q.Chunk = c.Query.MaxSamples, c.Query.Chunk.D()
-	q.Concurrency = c.Query.Concurrency
+	q.Concurrency, q.Segments = c.Query.Concurrency, c.Query.Segments
 	q.TrustedTargets = c.Query.TrustedTargets
 	q.RangeSemantics = promquery.Semantics(c.Query.RangeSemantics)
 	if c.Query.SampleLimit != "" {
@@ -533,14 +568,26 @@ func (c Config) Analyzer() analyzer.Config {
 	a.MinOwnSpan = c.Actions.Owners.MinOwnSpan.D()
 	a.ScrapeInterval = c.ScrapeInterval.D()
 	r := c.Rules
-	a.TrainingVeto = analyzer.TrainingVeto{Disabled: !r.TrainingVeto.Enabled, PipeActiveAbove: r.TrainingVeto.PipeActiveAbove}
+	a.TrainingVeto = analyzer.TrainingVeto{Disabled: !r.TrainingVeto.Enabled, PipeActiveAbove: r.TrainingVeto.PipeActiveAbove,
+		MemoryAbove: r.TrainingVeto.MemoryAbove}
 	a.ComputeSignature = analyzer.ComputeSignature{
 		BusyAbove: r.ComputeSignature.BusyAbove, BusyStdDevBelow: r.ComputeSignature.BusyStdDevBelow,
 		PipeActiveBelow: r.ComputeSignature.PipeActiveBelow, InterconnectBelow: r.ComputeSignature.InterconnectBelow,
-		MinCoverage: r.ComputeSignature.MinCoverage,
+		MinCoverage: r.ComputeSignature.MinCoverage, MinActive: r.ComputeSignature.MinActive,
 	}
+	p := r.PipeSaturation
+	a.PipeSaturation = analyzer.PipeSaturation{Disabled: !p.Enabled, MinActive: p.MinActive,
+		IntegerAbove: p.IntegerAbove, IntegerOverFloat: p.IntegerOverFloat,
+		IMMAAbove: p.IMMAAbove, FloatBelow: p.FloatBelow, MemoryAbove: p.MemoryAbove, IdleBelow: p.IdleBelow}
 	a.BusyWithoutPod = analyzer.BusyWithoutPod{MeanAbove: r.BusyWithoutPod.MeanAbove}
 	return a
+}
+
+// pipeSaturationOf is the file's form of the analyzer's thresholds.
+func pipeSaturationOf(p analyzer.PipeSaturation) PipeSaturation {
+	return PipeSaturation{Enabled: !p.Disabled, MinActive: p.MinActive,
+		IntegerAbove: p.IntegerAbove, IntegerOverFloat: p.IntegerOverFloat,
+		IMMAAbove: p.IMMAAbove, FloatBelow: p.FloatBelow, MemoryAbove: p.MemoryAbove, IdleBelow: p.IdleBelow}
 }
 
 // Policy is the actions policy.

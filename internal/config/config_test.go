@@ -3,9 +3,12 @@ package config
 import (
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/miner-detector/miner-detector/analyzer"
 )
 
 func TestDefaultIsValid(t *testing.T) {
@@ -70,6 +73,7 @@ func TestBadConfigNamesFieldAndReason(t *testing.T) {
 		"rule: {meanAbove: 120}":         "rule.meanAbove",
 		"actions: {strikesToEnforce: 0}": "strikesToEnforce: must be >= 1",
 		"query: {rangeSemantics: open}":  "rangeSemantics",
+		"query: {segments: -1}":          "segments: must not be negative, got -1",
 		"windw: 1h":                      `unknown field "windw"`,
 		"minCoverage: lots":              "minCoverage: expected float64",
 		"leaderElection: {enabled: true, leaseDuration: 5s}": "leaderElection.leaseDuration: must be longer than renewDeadline",
@@ -82,6 +86,19 @@ func TestBadConfigNamesFieldAndReason(t *testing.T) {
 		"slack: {timeout: 0s}":                      "slack.timeout: must be positive",
 		"kubernetes: {timeout: 0s}":                 "kubernetes.timeout: must be positive",
 		"kubernetes: {timeot: 1s}":                  `unknown field "timeot"`,
+		// The rules beyond utilization: ratios while active are in [0, 1].
+		"rules: {trainingVeto: {memoryAbove: 1}}":                "rules.trainingVeto.memoryAbove: must be in [0, 1), got 1",
+		"rules: {trainingVeto: {memoryAbove: -0.1}}":             "rules.trainingVeto.memoryAbove: must be in [0, 1), got -0.1",
+		"rules: {computeSignature: {minActive: 1.5}}":            "rules.computeSignature.minActive: must be in [0, 1), got 1.5",
+		"rules: {pipeSaturation: {minActive: 0}}":                "rules.pipeSaturation.minActive: must be in (0, 1), got 0",
+		"rules: {pipeSaturation: {integerAbove: 1}}":             "rules.pipeSaturation.integerAbove: must be in (0, 1), got 1",
+		"rules: {pipeSaturation: {integerOverFloat: 0.5}}":       "rules.pipeSaturation.integerOverFloat: must be at least 1, got 0.5",
+		"rules: {pipeSaturation: {immaAbove: 2}}":                "rules.pipeSaturation.immaAbove: must be in (0, 1), got 2",
+		"rules: {pipeSaturation: {floatBelow: -0.05}}":           "rules.pipeSaturation.floatBelow: must be in (0, 1), got -0.05",
+		"rules: {pipeSaturation: {memoryAbove: 1.2}}":            "rules.pipeSaturation.memoryAbove: must be in (0, 1), got 1.2",
+		"rules: {pipeSaturation: {idleBelow: 0}}":                "rules.pipeSaturation.idleBelow: must be in (0, 1), got 0",
+		"rules: {pipeSaturation: {integerAbove: high}}":          "rules.pipeSaturation.integerAbove: expected float64",
+		"rules: {pipeSaturation: {enabled: true, integerAb: 1}}": `unknown field "integerAb"`,
 	}
 	for body, want := range cases {
 		c := Default()
@@ -93,6 +110,58 @@ func TestBadConfigNamesFieldAndReason(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("%q: got %v, want an error containing %q", body, err, want)
 		}
+	}
+}
+
+// The file's defaults are the analyzer's, every threshold: a field the file
+// does not map would silently run at its zero value in production while
+// the tests that start from analyzer.DefaultConfig() run the default.
+func TestDefaultAnalyzerIsTheAnalyzerDefault(t *testing.T) {
+	if got, want := Default().Analyzer(), analyzer.DefaultConfig(); !reflect.DeepEqual(got, want) {
+		t.Errorf("Default().Analyzer() differs from analyzer.DefaultConfig():\n got %+v\nwant %+v", got, want)
+	}
+}
+
+// Every threshold of the rules beyond utilization reaches the analyzer.
+func TestRulesReachTheAnalyzer(t *testing.T) {
+	c := Default()
+	c.Prometheus.URL = "http://p:9090"
+	body := `
+rules:
+  trainingVeto: {enabled: true, pipeActiveAbove: 0.15, memoryAbove: 0.2}
+  computeSignature: {minActive: 0.4}
+  pipeSaturation: {enabled: true, minActive: 0.3, integerAbove: 0.7, integerOverFloat: 4,
+                   immaAbove: 0.6, floatBelow: 0.04, memoryAbove: 0.85, idleBelow: 0.03}
+`
+	if err := Parse([]byte(body), &c); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	a := c.Analyzer()
+	if a.TrainingVeto.PipeActiveAbove != 0.15 || a.TrainingVeto.MemoryAbove != 0.2 || a.TrainingVeto.Disabled {
+		t.Errorf("training veto %+v", a.TrainingVeto)
+	}
+	if a.ComputeSignature.MinActive != 0.4 || a.ComputeSignature.BusyAbove != 0.5 {
+		t.Errorf("compute signature %+v", a.ComputeSignature)
+	}
+	want := analyzer.PipeSaturation{MinActive: 0.3, IntegerAbove: 0.7, IntegerOverFloat: 4, IMMAAbove: 0.6, FloatBelow: 0.04, MemoryAbove: 0.85, IdleBelow: 0.03}
+	if a.PipeSaturation != want {
+		t.Errorf("pipe saturation %+v, want %+v", a.PipeSaturation, want)
+	}
+
+	// Off, the rule's thresholds are not checked (as the veto's are not).
+	c = Default()
+	c.Prometheus.URL = "http://p:9090"
+	if err := Parse([]byte("rules: {pipeSaturation: {enabled: false, minActive: 0}}"), &c); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Validate(); err != nil {
+		t.Fatalf("disabled pipeSaturation: %v", err)
+	}
+	if !c.Analyzer().PipeSaturation.Disabled {
+		t.Error("pipeSaturation.enabled: false did not disable the rule")
 	}
 }
 

@@ -34,4 +34,14 @@ func TestREADMEConfigIsTheDefault(t *testing.T) {
 	if fmt.Sprintf("%+v", got) != fmt.Sprintf("%+v", want) {
 		t.Errorf("README config block differs from Default():\n got %+v\nwant %+v", got, want)
 	}
+	// Every rule threshold is spelled out: parsed over no rules at all, the
+	// block still gives the default rules.
+	bare := Default()
+	bare.Rules = Rules{}
+	if err := Parse([]byte(block), &bare); err != nil {
+		t.Fatal(err)
+	}
+	if bare.Rules != want.Rules {
+		t.Errorf("README config block leaves rule thresholds out:\n got %+v\nwant %+v", bare.Rules, want.Rules)
+	}
 }

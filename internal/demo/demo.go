@@ -201,13 +201,46 @@ func printSummary(w io.Writer, out Outcome) {
 			spared = append(spared, fmt.Sprintf("%s (%s)", p.Key(), verdicts[p.Key()]))
 		}
 	}
-	fmt.Fprintf(w, "judged miner but not deleted (protected, shared GPU, partial evidence, repeat offender stopped instead): %s\n", join(kept))
+	fmt.Fprintf(w, "judged miner but not deleted (protected, shared GPU, partial or utilization-only evidence, repeat offender stopped instead): %s\n", join(kept))
 	fmt.Fprintf(w, "spared: %s\n", join(spared))
 	var gpus []string
 	for _, g := range last.UnattributedGPUs {
 		gpus = append(gpus, fmt.Sprintf("%s/gpu%s mean %.1f%%", g.Node, g.Index, g.Mean))
 	}
 	fmt.Fprintf(w, "GPUs with no pod: %s\n", join(gpus))
+	fmt.Fprintln(w, "why each pod was deleted (its evidence when deleted):")
+	for _, r := range out.Results {
+		for _, oc := range r.Outcomes {
+			if oc.Kind != actions.StepDelete || oc.Result != actions.ResultOK {
+				continue
+			}
+			for _, p := range r.Report.Pods {
+				if p.PodKey == oc.Pod {
+					fmt.Fprintf(w, "  %s: %s (%s): %s\n", p.PodKey, p.Evidence.Strength, p.Evidence.Rule, p.Evidence.StrengthReason)
+				}
+			}
+		}
+	}
+	// Each faulty GPU once, as the first cycle that saw the fault said it.
+	var faults []string
+	seen := map[string]bool{}
+	for _, r := range out.Results {
+		for _, p := range r.Report.Pods {
+			for _, g := range p.GPUs {
+				gpu := fmt.Sprintf("%s gpu %s on %s", p.PodKey, g.Index, g.Node)
+				if g.ProfilerFault != "" && !seen[gpu] {
+					seen[gpu] = true
+					faults = append(faults, "  "+gpu+": "+g.ProfilerFault)
+				}
+			}
+		}
+	}
+	if len(faults) > 0 {
+		fmt.Fprintln(w, "profiler faults (profiling fields not believed: judged on utilization alone, never deleted by default):")
+		for _, f := range faults {
+			fmt.Fprintln(w, f)
+		}
+	}
 	reasons := map[string]int{}
 	for _, e := range out.Events {
 		reasons[e.Reason]++

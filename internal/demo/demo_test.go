@@ -31,6 +31,7 @@ func TestDemo(t *testing.T) {
 		// The repeat offender's first pod (two strikes) and two replacements
 		// (each at the first cycle after it started, on its owner's evidence).
 		"team-f/hash-relay-6c8f9d7b5-m4q9z", "team-f/hash-relay-6c8f9d7b5-t2w8r", "team-f/hash-relay-6c8f9d7b5-x7k2p",
+		"team-g/vit-train-0", // adaptive: a token tensor kernel, caught by its integer pipe on the H100
 	}
 	got := slices.Clone(o.Deleted)
 	slices.Sort(got)
@@ -42,6 +43,7 @@ func TestDemo(t *testing.T) {
 		"kube-system/node-gpu-check-4kq8s", "free-notebooks/jupyter-bob", "free-notebooks/jupyter-carol",
 		"free-notebooks/jupyter-mallory", "ml-research/llm-pretrain-0", "ml-research/llm-pretrain-1",
 		"free-notebooks/jupyter-alice", "team-a/batch-worker-5c7d9f8b6-x2k4q", "team-b/ddp-train-0", "team-c/notebook-0",
+		"ml-research/llm-pretrain-2", // training whose profiler reads 0
 	} {
 		if !slices.Contains(o.Remained, spared) {
 			t.Errorf("%s was deleted", spared)
@@ -98,6 +100,8 @@ func TestDemo(t *testing.T) {
 		"team-a/batch-worker-5c7d9f8b6-x2k4q": analyzer.StrengthPartial, // GPU Operator counters
 		"team-e/etl-worker-7f9c":              analyzer.StrengthStrong,  // every pipe exported
 		"team-e/render-farm-0":                analyzer.StrengthStrong,
+		"team-g/vit-train-0":                  analyzer.StrengthStrong,          // the integer pipe, on the H100
+		"ml-research/llm-pretrain-2":          analyzer.StrengthUtilizationOnly, // profiler fault
 	} {
 		if strengths[pod] != want {
 			t.Errorf("%s: evidence %q, want %q", pod, strengths[pod], want)
@@ -109,6 +113,40 @@ func TestDemo(t *testing.T) {
 	if rules["ml-research/llm-pretrain-0"] != "training_veto" || rules["team-e/render-farm-0"] != "compute_signature" {
 		t.Errorf("flat training spared by %q, throttled miner caught by %q; want training_veto and compute_signature",
 			rules["ml-research/llm-pretrain-0"], rules["team-e/render-farm-0"])
+	}
+	// The adaptive miner: the training veto would spare its token tensor
+	// kernel; its saturated integer pipe makes the evidence strong.
+	// The training GPU whose profiler reads 0: a profiler fault, judged
+	// on utilization alone in every cycle, never deleted.
+	for i, r := range o.Results {
+		for _, p := range r.Report.Pods {
+			switch p.PodKey.String() {
+			case "team-g/vit-train-0":
+				if i > 1 { // deleted at the second cycle: its samples leave the window
+					continue
+				}
+				if p.Verdict != analyzer.Miner || !strings.Contains(p.Evidence.StrengthReason, "integer_hash") || p.Evidence.ProfilerFault != "" {
+					t.Errorf("cycle at %s: vit-train-0 %s, evidence %s: %s", r.At, p.Verdict, p.Evidence.Strength, p.Evidence.StrengthReason)
+				}
+			case "ml-research/llm-pretrain-2":
+				if p.Verdict != analyzer.Miner || p.Evidence.Strength != analyzer.StrengthUtilizationOnly || p.Evidence.Enforceable ||
+					!strings.Contains(p.Evidence.ProfilerFault, "every profiling field reads 0") {
+					t.Errorf("cycle at %s: llm-pretrain-2 %s, evidence %s (enforceable %v), profiler fault %q", r.At, p.Verdict,
+						p.Evidence.Strength, p.Evidence.Enforceable, p.Evidence.ProfilerFault)
+				}
+			}
+		}
+		if got := r.Report.Inventory.ProfilerFaults; got != 1 {
+			t.Errorf("cycle at %s: %d GPUs with a profiler fault, want 1 (llm-pretrain-2)", r.At, got)
+		}
+		for _, st := range r.Plan.Steps {
+			if st.Kind == "delete" && st.Pod.String() == "ml-research/llm-pretrain-2" {
+				t.Errorf("cycle at %s deletes the training GPU whose profiler reads 0", r.At)
+			}
+			if st.Kind == "delete" && st.Pod.String() == "team-g/vit-train-0" && i != 1 {
+				t.Errorf("vit-train-0 deleted in cycle %d, want the second (two strikes)", i+1)
+			}
+		}
 	}
 	reasons := map[string]int{}
 	for _, e := range o.Events {
@@ -124,12 +162,13 @@ func TestDemo(t *testing.T) {
 	if reasons["GPUBusyWithoutPod"] != 1 {
 		t.Errorf("%d GPUBusyWithoutPod events, want 1 (gpu-node-3 gpu 1)", reasons["GPUBusyWithoutPod"])
 	}
-	// 10 miner pods as before the offender, and each of the offender's 4
-	// pods; deleted ones get a deletion Event; the owner one
-	// escalation and one stop.
-	if reasons["GPUMinerPodDeleted"] != len(wantDeleted) || reasons["GPUMinerDetected"] != 14 ||
+	// 12 miner pods besides the offender (the profiler-fault training
+	// among them: a utilization_only finding is recorded and posted), and
+	// each of the offender's 4 pods; deleted ones get a deletion Event;
+	// the owner one escalation and one stop.
+	if reasons["GPUMinerPodDeleted"] != len(wantDeleted) || reasons["GPUMinerDetected"] != 16 ||
 		reasons["GPUMinerRepeatOffender"] != 1 || reasons["GPUMinerOwnerStopped"] != 1 {
-		t.Errorf("events %v, want 14 GPUMinerDetected, %d GPUMinerPodDeleted, one GPUMinerRepeatOffender and one GPUMinerOwnerStopped", reasons, len(wantDeleted))
+		t.Errorf("events %v, want 16 GPUMinerDetected, %d GPUMinerPodDeleted, one GPUMinerRepeatOffender and one GPUMinerOwnerStopped", reasons, len(wantDeleted))
 	}
 	// One Slack thread per new finding over three cycles: no repeats.
 	var top int
@@ -138,10 +177,15 @@ func TestDemo(t *testing.T) {
 			top++
 		}
 	}
-	if top != 14 {
-		t.Errorf("%d new Slack threads, want 14 (one per miner pod)", top)
+	if top != 16 {
+		t.Errorf("%d new Slack threads, want 16 (one per miner pod)", top)
 	}
-	for _, want := range []string{"=== cycle 6 of 6 ===", "deleted (miners, 2 strikes, enforce)", "GPUs with no pod: gpu-node-3/gpu1 mean 99."} {
+	for _, want := range []string{"=== cycle 6 of 6 ===", "deleted (miners, 2 strikes, enforce)", "GPUs with no pod: gpu-node-3/gpu1 mean 99.",
+		"gpu-node-6 exports hopper-all-dcp",
+		"  team-g/vit-train-0: strong (flat_high_util): integer pipe saturated (pipe_saturation integer_hash): the work a hash kernel cannot shed\n",
+		"profiler faults (profiling fields not believed: judged on utilization alone, never deleted by default):\n" +
+			"  ml-research/llm-pretrain-2 gpu 4 on gpu-node-5: every profiling field reads 0 (",
+	} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("output lacks %q", want)
 		}

@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/miner-detector/miner-detector/actions"
+	"github.com/miner-detector/miner-detector/analyzer"
 	"github.com/miner-detector/miner-detector/internal/config"
 	"github.com/miner-detector/miner-detector/internal/cycle"
 	"github.com/miner-detector/miner-detector/internal/fleet"
@@ -143,6 +144,41 @@ func skippedAs(res cycle.Result, why string) bool {
 		}
 	}
 	return false
+}
+
+func podReport(res cycle.Result, pod string) (analyzer.PodReport, bool) {
+	for _, p := range res.Report.Pods {
+		if p.Pod == pod {
+			return p, true
+		}
+	}
+	return analyzer.PodReport{}, false
+}
+
+// deleteAttempted reports whether the cycle tried (or, dry-run, would
+// have tried) to delete the pod.
+func deleteAttempted(res cycle.Result, pod string) bool {
+	for _, o := range res.Outcomes {
+		if o.Kind == actions.StepDelete && o.Pod.Pod == pod && o.Result != actions.ResultSkipped {
+			return true
+		}
+	}
+	return false
+}
+
+// gauge is the value of an unlabelled gauge of the cycle's metrics.
+func gauge(f *fc, m *metrics.Metrics, name string) float64 {
+	f.t.Helper()
+	mfs, err := m.Registry.Gather()
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	for _, mf := range mfs {
+		if mf.GetName() == name && len(mf.GetMetric()) == 1 {
+			return mf.GetMetric()[0].GetGauge().GetValue()
+		}
+	}
+	return math.NaN()
 }
 
 func verdictOf(res cycle.Result, pod string) string {
@@ -524,6 +560,25 @@ func matrix() []fault {
 			f.run(f.cycle(setup{}), 0)
 			f.minerHandled()
 			f.trainingSpared()
+		}},
+		{name: "broken profiler (training's every DCGM_FI_PROF_* reads 0 at ~99 % utilization)", pods: func(ns, node string) []fleet.Pod {
+			p := defaultPods(ns, node)
+			p[1].Profile = fleet.ProfilerZeros(fleet.FlatTraining())
+			return p
+		}, run: func(f *fc) {
+			for i := range 2 { // two cycles: strikes cannot make it deletable either
+				c := f.cycle(setup{})
+				res, err := f.run(c, i)
+				f.expect(other, fmt.Sprintf("cycle %d ok", i), err == nil)
+				tr, ok := podReport(res, trainPod)
+				f.did = append(f.did, fmt.Sprintf("train-0: %s, %s, %q", tr.Verdict, tr.Evidence.Strength, short(tr.Evidence.ProfilerFault)))
+				f.expect(other, "training judged on utilization alone", ok && tr.Verdict == analyzer.Miner && tr.Evidence.Strength == analyzer.StrengthUtilizationOnly)
+				f.expect(other, "profiler fault named in the evidence", strings.Contains(tr.Evidence.ProfilerFault, "every profiling field reads 0"))
+				f.expect(other, "miner_detector_gpus_profiler_fault counts it", gauge(f, c.Metrics, "miner_detector_gpus_profiler_fault") == 1)
+				f.expect(wrongful, "deletion of the training pod skipped", !deleteAttempted(res, trainPod))
+				f.trainingSpared()
+			}
+			f.minerHandled()
 		}},
 		{name: "both label layouts at once (exported_* here, honored elsewhere)", layout: fleet.Exported, run: func(f *fc) {
 			f.run(f.cycle(setup{}), 0)

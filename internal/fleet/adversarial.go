@@ -69,28 +69,34 @@ func JitterMiner() Profile {
 //
 // Cost: the off share of the period, a third of the hashrate at 40m/20m.
 func DutyCycleMiner(on, off time.Duration) Profile {
-	steady, idle := SteadyMiner(), Idle()
+	return phases("duty-cycle-miner", SteadyMiner(), Idle(), on, off, 404)
+}
+
+// phases is first for on, then second for off, and so on, at a per-GPU
+// phase drawn from stream. A non-positive off is first throughout, a
+// non-positive on second throughout.
+func phases(name string, first, second Profile, on, off time.Duration, stream uint64) Profile {
 	period := on + off
-	mining := func(seed uint64, t time.Time) bool {
+	inFirst := func(seed uint64, t time.Time) bool {
 		switch {
 		case on <= 0:
 			return false
 		case off <= 0:
 			return true
 		}
-		phase := time.Duration(shapeRand(seed, 404).Int64N(int64(period)))
+		phase := time.Duration(shapeRand(seed, stream).Int64N(int64(period)))
 		return cyclePos(t, period, phase) < on
 	}
-	return Profile{Name: "duty-cycle-miner", util: func(seed uint64, t time.Time) float64 {
-		if mining(seed, t) {
-			return steady.At(seed, t)
+	return Profile{Name: name, util: func(seed uint64, t time.Time) float64 {
+		if inFirst(seed, t) {
+			return first.At(seed, t)
 		}
-		return idle.At(seed, t)
+		return second.At(seed, t)
 	}, signals: func(seed uint64, t time.Time, util float64) activity {
-		if mining(seed, t) {
-			return steady.signals(seed, t, util)
+		if inFirst(seed, t) {
+			return first.signals(seed, t, util)
 		}
-		return idle.signals(seed, t, util)
+		return second.signals(seed, t, util)
 	}}
 }
 
@@ -277,24 +283,5 @@ func TokenMemoryHardMiner() Profile {
 // third at 40m/20m, half at 10m/10m. Alternating faster than the
 // detector's segments (20 minutes at the defaults) costs nothing more.
 func AlternatingMiner(mine, ml time.Duration) Profile {
-	steady, train := SteadyMiner(), FlatTraining()
-	period := mine + ml
-	mining := func(seed uint64, t time.Time) bool {
-		if ml <= 0 {
-			return true
-		}
-		phase := time.Duration(shapeRand(seed, 411).Int64N(int64(period)))
-		return cyclePos(t, period, phase) < mine
-	}
-	return Profile{Name: "alternating-miner", util: func(seed uint64, t time.Time) float64 {
-		if mining(seed, t) {
-			return steady.At(seed, t)
-		}
-		return train.At(seed, t)
-	}, signals: func(seed uint64, t time.Time, util float64) activity {
-		if mining(seed, t) {
-			return steady.signals(seed, t, util)
-		}
-		return train.signals(seed, t, util)
-	}}
+	return phases("alternating-miner", SteadyMiner(), FlatTraining(), mine, ml, 411)
 }

@@ -27,11 +27,26 @@ func ProfilerZeros(p Profile) Profile {
 // DCGM_FI_DEV_* fields stay p's, live. A stuck series has a stddev of 0,
 // which a flat-signal rule must not take for a miner's steadiness.
 func ProfilerFrozen(p Profile, at time.Time) Profile {
-	return wrapProf(p, "+profiler-frozen", func(seed uint64, t time.Time, a activity) activity {
+	return ProfilerFrozenAs(p, p, at)
+}
+
+// ProfilerFrozenAs is p with every DCGM_FI_PROF_* field stuck, from at on,
+// at what reading reported at at: the profiler froze while the GPU ran
+// reading's work (a previous pod's, or an earlier phase of the job) and
+// keeps publishing it while p now runs, with p's live utilization, power
+// and DCGM_FI_DEV_* fields. A training GPU frozen on a miner's reading
+// shows a hash kernel's mix (idle math pipes, held SM activity): exactly
+// what a detector that believed it would delete.
+func ProfilerFrozenAs(p, reading Profile, at time.Time) Profile {
+	suffix := "+profiler-frozen"
+	if reading.Name != p.Name {
+		suffix += "-as-" + reading.Name
+	}
+	return wrapProf(p, suffix, func(seed uint64, t time.Time, a activity) activity {
 		if t.Before(at) {
 			return a
 		}
-		frozen := p.activity(seed, at)
+		frozen := reading.activity(seed, at)
 		a.dcp = &frozen
 		return a
 	})

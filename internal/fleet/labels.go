@@ -92,3 +92,19 @@ func ExporterInstance(node string) string {
 	sum := sha256.Sum256([]byte("ip/" + node))
 	return fmt.Sprintf("10.244.%d.%d:9400", sum[0], 2+int(sum[1])%250)
 }
+
+// exporterLabels is l as the gen-th replacement of node's exporter pod
+// serves it (gen 0: the first pod, l unchanged): a new pod IP in instance
+// and, where the exporter's own pod label is kept (Exported), a new pod
+// name.
+func exporterLabels(l map[string]string, node string, gen int, layout Layout) map[string]string {
+	if gen == 0 {
+		return l
+	}
+	id := fmt.Sprintf("%s#%d", node, gen)
+	l["instance"] = ExporterInstance(id)
+	if layout == Exported {
+		l["pod"] = ExporterPod(id)
+	}
+	return l
+}

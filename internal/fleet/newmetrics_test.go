@@ -128,6 +128,24 @@ func TestCounterSetsKeepTheirMetrics(t *testing.T) {
 	if !slices.Equal(DemoCounters("gpu-node-5").Metrics, AllDCPCounters.Metrics) {
 		t.Error("the demo's all-dcp node changed its counters")
 	}
+	// The demo's H100 node exports fields 1013-1016, and its GPUs report them.
+	if DemoCounters("gpu-node-6").Name != HopperCounters.Name {
+		t.Errorf("gpu-node-6 exports %s, want %s", DemoCounters("gpu-node-6").Name, HopperCounters.Name)
+	}
+	h100s := 0
+	for _, p := range DemoFleet(testEnd) {
+		for _, g := range p.GPUs {
+			if (p.Node == "gpu-node-6") != reportsGPM(g.Model) {
+				t.Errorf("%s GPU %s on %s is a %s", p.Key(), g.Index, p.Node, g.Model)
+			}
+			if p.Node == "gpu-node-6" {
+				h100s++
+			}
+		}
+	}
+	if h100s == 0 {
+		t.Error("no GPU on the demo's H100 node")
+	}
 	all := AllMetrics()
 	if !slices.Equal(all[17:], []string{MetricIntActive, MetricTensorIMMAActive, MetricTensorHMMAActive, MetricTensorDFMAActive}) {
 		t.Errorf("AllMetrics ends with %v", all[17:])

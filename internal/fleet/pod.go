@@ -27,6 +27,11 @@ type GPUSpec struct {
 	// DCP support, or the profiling module held by another tool such as
 	// Nsight. Only utilization and power are published for it.
 	NoProfiling bool
+	// Unsupported are the fields this GPU's DCGM does not support (a pipe
+	// the board lacks, or a field its driver and DCGM version do not
+	// report): dcgm-exporter skips such a counters-file line, so the
+	// series is absent, never 0.
+	Unsupported []string
 }
 
 // Pod is a workload holding GPUs on one node. A Pod with an empty Name stands
@@ -46,6 +51,9 @@ type Pod struct {
 	// Scenario says in one line what the pod stands for and what a detector
 	// should make of it.
 	Scenario string
+	// Class is what kind of miner or workload the pod is, in a backtest's
+	// per-class score (one of the Class* constants, or empty).
+	Class string
 }
 
 // Key is "namespace/name", or "node/-" for GPUs with no pod.
@@ -74,6 +82,27 @@ func (p Pod) Active(t time.Time) bool {
 // default model.
 func GPU(node, index string) GPUSpec {
 	return GPUSpec{Index: index, UUID: gpuUUID(node, index), Model: DefaultModel}
+}
+
+// HopperGPU is GPU with the modelName of an H100 (HopperModel): it reports
+// the integer pipe and the tensor subtypes (fields 1013-1016) wherever the
+// counter set lists them.
+func HopperGPU(node, index string) GPUSpec {
+	g := GPU(node, index)
+	g.Model = HopperModel
+	return g
+}
+
+// AdaModel is the modelName of an NVIDIA L40S, an Ada board whose
+// profiler reports no FP64 pipe.
+const AdaModel = "NVIDIA L40S"
+
+// AdaGPU is GPU(node, index) as an L40S: the FP64 pipe field is not
+// supported there, so its series is absent.
+func AdaGPU(node, index string) GPUSpec {
+	g := GPU(node, index)
+	g.Model, g.Unsupported = AdaModel, []string{MetricFP64Active}
+	return g
 }
 
 // Seed is the profile seed of a GPU: derived from its UUID, so two pods
@@ -188,11 +217,13 @@ func DefaultFleet(end time.Time) []Pod {
 
 // DemoFleet is DefaultFleet plus the cases only dcgm's profiling metrics can
 // settle: a large-model training run holding its GPU at a flat ~100 % (the
-// old rule's false positive) and a memory-hard miner. Load it with every
-// metric (Scrape.Metrics = AllMetrics()) so the rules beyond utilization see
-// them.
+// old rule's false positive), a memory-hard miner, a training run whose
+// profiler reads 0 (judged on utilization alone) and, on gpu-node-6's H100,
+// an adaptive miner hiding behind a token tensor kernel. Load it with every
+// metric (Scrape.Metrics = AllMetrics(), or DemoCounters per node) so the
+// rules beyond utilization see them.
 func DemoFleet(end time.Time) []Pod {
-	const n5 = "gpu-node-5"
+	const n5, n6 = "gpu-node-5", "gpu-node-6"
 	return append(DefaultFleet(end),
 		Pod{
 			Namespace: "ml-research", Name: "llm-pretrain-0", Container: "trainer", Node: n5,
@@ -214,16 +245,33 @@ func DemoFleet(end time.Time) []Pod {
 			Profile: FlatTraining(), GPUs: []GPUSpec{GPU("gpu-node-2", "4")},
 			Scenario: "flat ~100 % training on a GPU Operator node: its tensor pipe alone spares it",
 		},
+		Pod{
+			Namespace: "ml-research", Name: "llm-pretrain-2", Container: "trainer", Node: n5,
+			Profile: ProfilerZeros(FlatTraining()), GPUs: []GPUSpec{GPU(n5, "4")}, Class: ClassTelemetryFault,
+			Scenario: "flat ~100 % training whose profiler reads 0 on every DCGM_FI_PROF_* field (a stalled DCGM profiler): " +
+				"a profiler_fault, judged on utilization alone: a utilization_only finding, never deleted",
+		},
+		Pod{
+			Namespace: "team-g", Name: "vit-train-0", Container: "trainer", Node: n6,
+			Profile: TokenKernelMiner(), GPUs: []GPUSpec{HopperGPU(n6, "0")}, ExpectMiner: true, Class: ClassAdaptive,
+			Scenario: "adaptive miner on an H100: a token tensor kernel that the training veto would take for ML, but its " +
+				"integer pipe stays saturated: strong evidence, deleted at the second cycle",
+		},
 	)
 }
 
 // DemoCounters is what each demo node's dcgm-exporter exports: the GPU
 // Operator's default counters (dcp-metrics-included.csv) everywhere, but on
 // gpu-node-5, whose exporter runs the recommended set (every DCP field, as
-// the chart's opt-in counters ConfigMap enables).
+// the chart's opt-in counters ConfigMap enables), and on gpu-node-6, an
+// H100 node whose set adds the integer pipe and tensor subtypes (fields
+// 1013-1016).
 func DemoCounters(node string) CounterSet {
-	if node == "gpu-node-5" {
+	switch node {
+	case "gpu-node-5":
 		return AllDCPCounters
+	case "gpu-node-6":
+		return HopperCounters
 	}
 	return GPUOperatorCounters
 }

@@ -22,12 +22,42 @@ type Scrape struct {
 	// Bad replaces the sample at At (when At is on the grid and kept) with
 	// Value: NaN, -1, 150 and the like, which a detector must exclude.
 	Bad []BadValue
+	// Restarts are dcgm-exporter pods replaced during the range: every
+	// series of the node's GPUs is cut in two, with a new exporter pod
+	// name and IP (labels pod, in the Exported layout, and instance).
+	Restarts []ExporterRestart
 	// Metrics are the metrics FleetSeries emits for each GPU, in this
 	// order (see AllMetrics); nil means DCGM_FI_DEV_GPU_UTIL alone. Names
 	// the fleet does not simulate and repeats are skipped, and so are the
 	// metrics a GPU's exporter does not publish: utilization on a MIG
 	// instance, profiling fields on a NoProfiling GPU.
 	Metrics []string
+}
+
+// ExporterRestart is the dcgm-exporter DaemonSet pod on Node replaced at
+// At (a rollout, an eviction, a node's runtime restart): no scrape in
+// [At, At+Down), and from At+Down on the new pod answers under its own
+// name and IP, so Prometheus stores every one of the node's GPU series as
+// a new series. The GPU, its UUID and the workload labels are unchanged.
+type ExporterRestart struct {
+	Node string
+	At   time.Time
+	Down time.Duration
+}
+
+// generation is how many of restarts on node happened at or before t; ok
+// is false while the exporter is down.
+func generation(restarts []ExporterRestart, node string, t time.Time) (gen int, ok bool) {
+	for _, r := range restarts {
+		if r.Node != node || t.Before(r.At) {
+			continue
+		}
+		if t.Before(r.At.Add(r.Down)) {
+			return 0, false
+		}
+		gen++
+	}
+	return gen, true
 }
 
 // Range is the half-open interval [From, To).
@@ -135,7 +165,8 @@ func FleetSeries(pods []Pod, layout Layout, from, to time.Time, s Scrape) []Seri
 func gpuSeries(p Pod, g GPUSpec, layout Layout, from, to time.Time, s Scrape, metrics []string, nvlink bool, b boards) []Series {
 	var emitted []string
 	for _, m := range metrics {
-		if m == MetricGPUUtil && g.MIG != nil || isProfiling(m) && g.NoProfiling || g.MIG != nil && physicalOnly(m) || gpmOnly(m) && !reportsGPM(g.Model) {
+		if m == MetricGPUUtil && g.MIG != nil || isProfiling(m) && g.NoProfiling || g.MIG != nil && physicalOnly(m) || gpmOnly(m) && !reportsGPM(g.Model) ||
+			slices.Contains(g.Unsupported, m) {
 			continue
 		}
 		emitted = append(emitted, m)
@@ -163,18 +194,33 @@ func gpuSeries(p Pod, g GPUSpec, layout Layout, from, to time.Time, s Scrape, me
 			values[i] = append(values[i], injectBad(s.Bad, m, t, v))
 		}
 	}
-	out := make([]Series, len(emitted))
-	for i, m := range emitted {
-		out[i] = Series{Labels: metricLabels(p, g, layout, m), Times: slices.Clone(ts), Values: values[i]}
+	// One series per metric and exporter generation: a restart starts new
+	// series under the new exporter pod's labels.
+	var out []Series
+	for lo := 0; lo < len(ts); {
+		gen, _ := generation(s.Restarts, p.Node, ts[lo])
+		hi := lo + 1
+		for hi < len(ts) {
+			if g2, _ := generation(s.Restarts, p.Node, ts[hi]); g2 != gen {
+				break
+			}
+			hi++
+		}
+		for i, m := range emitted {
+			out = append(out, Series{Labels: exporterLabels(metricLabels(p, g, layout, m), p.Node, gen, layout),
+				Times: slices.Clone(ts[lo:hi]), Values: slices.Clone(values[i][lo:hi])})
+		}
+		lo = hi
 	}
 	return out
 }
 
-// sampleTimes is the grid in [from, to] where p exists, outside gaps.
+// sampleTimes is the grid in [from, to] where p exists, outside gaps and
+// exporter restarts.
 func sampleTimes(p Pod, from, to time.Time, s Scrape) []time.Time {
 	var ts []time.Time
 	for _, t := range s.Grid(from, to) {
-		if p.Active(t) && !inGap(t, s.Gaps) {
+		if _, up := generation(s.Restarts, p.Node, t); p.Active(t) && !inGap(t, s.Gaps) && up {
 			ts = append(ts, t)
 		}
 	}
@@ -207,6 +253,18 @@ func ceilDiv(a, b int64) int64 {
 		q++
 	}
 	return q
+}
+
+// ReportedOn is the share of metrics a GPU of model exports at all: the
+// fields DCGM reads through NVML GPM are absent before Hopper.
+func ReportedOn(model string, metrics []string) []string {
+	var out []string
+	for _, m := range metrics {
+		if !gpmOnly(m) || reportsGPM(model) {
+			out = append(out, m)
+		}
+	}
+	return out
 }
 
 // gpmOnly reports whether metric is one of the fields DCGM reports only on

@@ -26,6 +26,15 @@ type Workload struct {
 	Profile fleet.Profile
 	MIG     bool
 	Podless bool
+	// Model, when set, is the GPU's modelName on every counter set (the
+	// Hopper set's model included); Unsupported are the fields its DCGM
+	// does not report, whose series are absent (never zero).
+	Model       string
+	Unsupported []string
+	// ExporterRestart replaces the node's dcgm-exporter pod mid-window
+	// (restartAt, down restartDown): every series of the GPU is cut in two
+	// under a new exporter pod's labels.
+	ExporterRestart bool
 }
 
 // Workloads are the matrix's rows, training and serving first, then HPC,
@@ -58,6 +67,16 @@ func Workloads() []Workload {
 		{Name: "alternating miner 10m/10m ML", Class: adversarial, Profile: fleet.AlternatingMiner(10*time.Minute, 10*time.Minute)},
 		{Name: "flat training, profiler reads 0", Class: fault, Profile: fleet.ProfilerZeros(fleet.FlatTraining())},
 		{Name: "periodic training, profiler frozen", Class: fault, Profile: fleet.ProfilerFrozen(fleet.BurstyTraining(), frozenAt)},
+		{Name: "flat training, profiler frozen on a miner's reading", Class: fault, Profile: fleet.ProfilerFrozenAs(fleet.FlatTraining(), fleet.SteadyMiner(), frozenAt)},
+		{Name: "steady miner, profiler frozen on a training reading", Class: baseline, Profile: fleet.ProfilerFrozenAs(fleet.SteadyMiner(), fleet.FlatTraining(), frozenAt)},
+		{Name: "flat training, exporter restarted", Class: fault, Profile: fleet.FlatTraining(), ExporterRestart: true},
+		{Name: "steady miner, exporter restarted", Class: baseline, Profile: fleet.SteadyMiner(), ExporterRestart: true},
+		{Name: "flat training on L40S (no FP64 field)", Class: fault, Profile: fleet.FlatTraining(), Model: fleet.AdaModel, Unsupported: []string{fleet.MetricFP64Active}},
+		{Name: "FP64 HPC on L40S (no FP64 field)", Class: fault, Profile: fleet.FP64HPC(), Model: fleet.AdaModel, Unsupported: []string{fleet.MetricFP64Active}},
+		{Name: "steady miner on L40S (no FP64 field)", Class: baseline, Profile: fleet.SteadyMiner(), Model: fleet.AdaModel, Unsupported: []string{fleet.MetricFP64Active}},
+		{Name: "FP64 HPC, FP64 field unsupported", Class: fault, Profile: fleet.FP64HPC(), Unsupported: []string{fleet.MetricFP64Active}},
+		{Name: "flat training, FP16 field unsupported", Class: fault, Profile: fleet.FlatTraining(), Unsupported: []string{fleet.MetricFP16Active}},
+		{Name: "steady miner, tensor field unsupported", Class: baseline, Profile: fleet.SteadyMiner(), Unsupported: []string{fleet.MetricTensorActive}},
 		{Name: "idle", Class: legit, Profile: fleet.Idle()},
 		{Name: "busy GPU without a pod", Class: baseline, Profile: fleet.SteadyMiner(), Podless: true},
 		{Name: "flat LLM training on MIG", Class: legit, Profile: fleet.FlatTraining(), MIG: true},
@@ -76,6 +95,15 @@ const (
 // frozenAt is when the frozen profiler stuck: a training step's reading,
 // long before the matrix's window.
 var frozenAt = time.Date(2026, 11, 24, 9, 0, 7, 0, time.UTC)
+
+// The exporter restart: the dcgm-exporter pod goes at 11:31:07 of the
+// 11:00-12:00 window and its successor answers 30 s later, so two
+// scrapes are missed and the 5 m chunk (11:30, 11:35] holds 4 samples of
+// the old series and 14 of the new.
+var (
+	restartAt   = time.Date(2026, 11, 24, 11, 31, 7, 0, time.UTC)
+	restartDown = 30 * time.Second
+)
 
 // Outcome is what the detector makes of one workload on one counter set.
 type Outcome struct {
@@ -164,10 +192,26 @@ var Expected = map[string]map[string]Outcome{
 	"alternating miner 10m/10m ML":       {"gpu-operator": veto, "exporter-default": flat(utilOnly), "all-dcp": veto, "utilization-only": flat(utilOnly), "hopper-all-dcp": veto},
 	"flat training, profiler reads 0":    {"gpu-operator": flat(utilOnly), "exporter-default": flat(utilOnly), "all-dcp": flat(utilOnly), "utilization-only": flat(utilOnly), "hopper-all-dcp": flat(utilOnly)},
 	"periodic training, profiler frozen": {"gpu-operator": benign, "exporter-default": benign, "all-dcp": benign, "utilization-only": benign, "hopper-all-dcp": benign},
-	"idle":                               {"gpu-operator": benign, "exporter-default": benign, "all-dcp": benign, "utilization-only": benign, "hopper-all-dcp": benign},
-	"busy GPU without a pod":             {"gpu-operator": busy, "exporter-default": busy, "all-dcp": busy, "utilization-only": busy, "hopper-all-dcp": busy},
-	"flat LLM training on MIG":           {"gpu-operator": veto, "exporter-default": insufficient, "all-dcp": veto, "utilization-only": {}, "hopper-all-dcp": veto},
-	"steady miner on MIG":                {"gpu-operator": flat(partial), "exporter-default": insufficient, "all-dcp": flat(strong), "utilization-only": {}, "hopper-all-dcp": flat(strong)},
+	// Frozen on a miner's reading, training would be a strong miner if
+	// believed; frozen on training's, a miner would be vetoed.
+	"flat training, profiler frozen on a miner's reading": {"gpu-operator": flat(utilOnly), "exporter-default": flat(utilOnly), "all-dcp": flat(utilOnly), "utilization-only": flat(utilOnly), "hopper-all-dcp": flat(utilOnly)},
+	"steady miner, profiler frozen on a training reading": {"gpu-operator": flat(utilOnly), "exporter-default": flat(utilOnly), "all-dcp": flat(utilOnly), "utilization-only": flat(utilOnly), "hopper-all-dcp": flat(utilOnly)},
+	// After an exporter restart the profiling fields, read as one
+	// window-long point per series, cover only the longer half: the GPU
+	// is judged on utilization alone until a whole window has passed.
+	"flat training, exporter restarted": {"gpu-operator": veto, "exporter-default": flat(utilOnly), "all-dcp": veto, "utilization-only": flat(utilOnly), "hopper-all-dcp": veto},
+	"steady miner, exporter restarted":  {"gpu-operator": flat(partial), "exporter-default": flat(utilOnly), "all-dcp": flat(strong), "utilization-only": flat(utilOnly), "hopper-all-dcp": flat(strong)},
+	// An L40S keeps its model on the Hopper set: no integer pipe there.
+	"flat training on L40S (no FP64 field)":  {"gpu-operator": veto, "exporter-default": flat(utilOnly), "all-dcp": veto, "utilization-only": flat(utilOnly), "hopper-all-dcp": veto},
+	"FP64 HPC on L40S (no FP64 field)":       {"gpu-operator": flat(partial), "exporter-default": flat(utilOnly), "all-dcp": flat(partial), "utilization-only": flat(utilOnly), "hopper-all-dcp": flat(partial)},
+	"steady miner on L40S (no FP64 field)":   {"gpu-operator": flat(partial), "exporter-default": flat(utilOnly), "all-dcp": flat(strong), "utilization-only": flat(utilOnly), "hopper-all-dcp": flat(strong)},
+	"FP64 HPC, FP64 field unsupported":       {"gpu-operator": flat(partial), "exporter-default": flat(utilOnly), "all-dcp": flat(partial), "utilization-only": flat(utilOnly), "hopper-all-dcp": flat(partial)},
+	"flat training, FP16 field unsupported":  {"gpu-operator": veto, "exporter-default": flat(utilOnly), "all-dcp": veto, "utilization-only": flat(utilOnly), "hopper-all-dcp": veto},
+	"steady miner, tensor field unsupported": {"gpu-operator": flat(utilOnly), "exporter-default": flat(utilOnly), "all-dcp": flat(partial), "utilization-only": flat(utilOnly), "hopper-all-dcp": flat(strong)},
+	"idle":                                   {"gpu-operator": benign, "exporter-default": benign, "all-dcp": benign, "utilization-only": benign, "hopper-all-dcp": benign},
+	"busy GPU without a pod":                 {"gpu-operator": busy, "exporter-default": busy, "all-dcp": busy, "utilization-only": busy, "hopper-all-dcp": busy},
+	"flat LLM training on MIG":               {"gpu-operator": veto, "exporter-default": insufficient, "all-dcp": veto, "utilization-only": {}, "hopper-all-dcp": veto},
+	"steady miner on MIG":                    {"gpu-operator": flat(partial), "exporter-default": insufficient, "all-dcp": flat(strong), "utilization-only": {}, "hopper-all-dcp": flat(strong)},
 }
 
 // Markdown renders the matrix as the README's table.

@@ -4,6 +4,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/miner-detector/miner-detector/analyzer"
 	"github.com/miner-detector/miner-detector/internal/config"
 	corev1 "k8s.io/api/core/v1"
 )
@@ -75,6 +76,11 @@ func TestRenderedConfigLoads(t *testing.T) {
 				if c.Window.String() != "6h" || c.Query.WorkloadLabels.Namespace != "exported_namespace" ||
 					len(c.Actions.Exemptions) != 1 || c.MinCoverage != 0.5 || !c.Actions.AlertmanagerSilences.SuppressEnforcement {
 					t.Errorf("values not carried into the config: %+v", c)
+				}
+				a := c.Analyzer()
+				want := analyzer.PipeSaturation{MinActive: 0.3, IntegerAbove: 0.7, IntegerOverFloat: 4, IMMAAbove: 0.6, FloatBelow: 0.04, MemoryAbove: 0.85, IdleBelow: 0.03}
+				if a.PipeSaturation != want || a.TrainingVeto.MemoryAbove != 0.2 || a.ComputeSignature.MinActive != 0.3 || a.BusyWithoutPod.MeanAbove != 60 {
+					t.Errorf("rule thresholds not carried into the analyzer: %+v", a)
 				}
 			},
 		},

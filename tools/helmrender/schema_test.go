@@ -31,6 +31,17 @@ func TestSchemaRejectsBadValues(t *testing.T) {
 		{"escalate after zero deletions", []string{`config.actions.owners.escalateAfter=0`}, "/config/actions/owners/escalateAfter"},
 		{"stopOwners not a boolean", []string{`config.actions.owners.stopOwners=yes`}, "/config/actions/owners/stopOwners"},
 		{"bad escalation period", []string{`config.actions.owners.escalationPeriod=a day`}, "/config/actions/owners/escalationPeriod"},
+		{"training veto memory ratio of 1", []string{`config.rules.trainingVeto.memoryAbove=1`}, "/config/rules/trainingVeto/memoryAbove"},
+		{"compute signature active share of 2", []string{`config.rules.computeSignature.minActive=2`}, "/config/rules/computeSignature/minActive"},
+		{"pipe saturation enabled not a boolean", []string{`config.rules.pipeSaturation.enabled=yes`}, "/config/rules/pipeSaturation/enabled"},
+		{"pipe saturation active share of 0", []string{`config.rules.pipeSaturation.minActive=0`}, "/config/rules/pipeSaturation/minActive"},
+		{"integer pipe ratio of 1", []string{`config.rules.pipeSaturation.integerAbove=1`}, "/config/rules/pipeSaturation/integerAbove"},
+		{"integer over float below 1", []string{`config.rules.pipeSaturation.integerOverFloat=0`}, "/config/rules/pipeSaturation/integerOverFloat"},
+		{"int8 tensor ratio of 2", []string{`config.rules.pipeSaturation.immaAbove=2`}, "/config/rules/pipeSaturation/immaAbove"},
+		{"float idle bar of 0", []string{`config.rules.pipeSaturation.floatBelow=0`}, "/config/rules/pipeSaturation/floatBelow"},
+		{"memory ratio of 1", []string{`config.rules.pipeSaturation.memoryAbove=1`}, "/config/rules/pipeSaturation/memoryAbove"},
+		{"idle bar of 1", []string{`config.rules.pipeSaturation.idleBelow=1`}, "/config/rules/pipeSaturation/idleBelow"},
+		{"unknown pipe saturation key", []string{`config.rules.pipeSaturation.hashAbove=1`}, "hashAbove"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -55,6 +66,7 @@ func TestSchemaAcceptsDocumentedValues(t *testing.T) {
 		{"image.digest=sha256:" + strings.Repeat("ab", 32)},
 		{"grafanaDashboards.namespace=monitoring", "serviceMonitor.interval=30s"},
 		{"leaderElection.enabled=true", "replicaCount=1", "leaderElection.leaseDuration=30s"},
+		{"config.rules.pipeSaturation.enabled=false", "config.rules.pipeSaturation.integerOverFloat=4"},
 		{"config.actions.enforce=true", "config.actions.owners.stopOwners=true", "config.actions.owners.escalateAfter=2",
 			"config.actions.owners.escalationPeriod=12h", "config.actions.owners.minOwnSpan=0s", "config.actions.owners.maxResolvesPerCycle=500"},
 	} {
