@@ -108,16 +108,18 @@ type window struct {
 	interval, profSpan time.Duration
 }
 
-// index is the position of the chunk ending at end, or -1 outside the window.
-func (w window) index(end time.Time) int {
-	if w.chunk <= 0 {
+// index is the position of the chunk ending at end, or -1 outside the window
+// or off its chunk grid.
+func (w window) index(end Instant) int {
+	step := w.chunk.Milliseconds()
+	if step <= 0 {
 		return -1
 	}
-	i := int(end.Sub(w.start)/w.chunk) - 1
-	if i < 0 || i >= w.n || !w.start.Add(time.Duration(i+1)*w.chunk).Equal(end) {
+	d := int64(end) - w.start.UnixMilli()
+	if d <= 0 || d%step != 0 || d/step > int64(w.n) {
 		return -1
 	}
-	return i
+	return int(d/step) - 1
 }
 
 func (c Chunk) samples() int64 { return c.Count + c.BadSamples }
@@ -319,12 +321,12 @@ func mergeChunks(chunks []Chunk, lo, hi, scale float64, curve bool) Stats {
 			continue
 		}
 		if s.Count == 0 {
-			s.FirstChunkEnd = c.End
+			s.FirstChunkEnd = c.End.Time()
 		}
 		m := c.Moments.Scale(scale)
 		s.Moments = s.Moments.Merge(m)
 		if curve {
-			s.Curve = append(s.Curve, ChunkMean{End: c.End, Mean: m.Mean, Samples: c.Count})
+			s.Curve = append(s.Curve, ChunkMean{End: c.End.Time(), Mean: m.Mean, Samples: c.Count})
 		}
 	}
 	return s
@@ -467,7 +469,7 @@ func judgeSpan(g *group, r GPUReport, expected int64, cfg Config, minSpan time.D
 	// The first sample is at most one chunk before the first chunk's end:
 	// count back its samples at the scrape interval, no further.
 	lead := min(time.Duration(first.Count/par)*interval, g.window.chunk)
-	span := g.window.end().Sub(first.End) + lead
+	span := g.window.end().Sub(first.End.Time()) + lead
 	if first.End.IsZero() || span < minSpan || interval <= 0 {
 		return r, 0, false
 	}

@@ -29,7 +29,7 @@ func series(gpu GPU, w Workload, window, chunk, interval time.Duration, value fu
 			m.Mean, m.M2 = math.NaN(), math.NaN()
 			m.Count += bad
 		}
-		s.Chunks = append(s.Chunks, Chunk{End: end, Moments: m})
+		s.Chunks = append(s.Chunks, Chunk{End: At(end), Moments: m})
 	}
 	return s
 }
@@ -243,7 +243,7 @@ func BenchmarkAnalyze10kGPUs288Chunks(b *testing.B) {
 		s := Series{GPU: GPU{Node: "n", Index: "0", UUID: "GPU-" + string(rune('a'+n%26)) + time.Duration(n).String()},
 			Workload: Workload{Namespace: "ns", Pod: "p" + time.Duration(n).String()}}
 		for k := range 288 {
-			s.Chunks = append(s.Chunks, Chunk{End: testEnd.Add(-window).Add(time.Duration(k+1) * c),
+			s.Chunks = append(s.Chunks, Chunk{End: At(testEnd.Add(-window).Add(time.Duration(k+1) * c)),
 				Moments: MomentsFromStats(20, 90+float64(n%10), 1.5, 85, 100)})
 		}
 		in.Series = append(in.Series, s)
@@ -270,12 +270,12 @@ func BenchmarkAnalyze10kGPUs288ChunksProfiled(b *testing.B) {
 		for sig, v := range signals {
 			s := Series{Signal: sig, GPU: g, Workload: w}
 			if sig != SignalUtil { // read window-level, as promquery does
-				s.Chunks = []Chunk{{End: testEnd, Moments: MomentsFromStats(20*288, v, v/100, v*0.98, v*1.02)}}
+				s.Chunks = []Chunk{{End: At(testEnd), Moments: MomentsFromStats(20*288, v, v/100, v*0.98, v*1.02)}}
 				in.Series = append(in.Series, s)
 				continue
 			}
 			for k := range 288 {
-				s.Chunks = append(s.Chunks, Chunk{End: testEnd.Add(-window).Add(time.Duration(k+1) * c),
+				s.Chunks = append(s.Chunks, Chunk{End: At(testEnd.Add(-window).Add(time.Duration(k+1) * c)),
 					Moments: MomentsFromStats(20, v, v/100, v*0.98, v*1.02)})
 			}
 			in.Series = append(in.Series, s)

@@ -46,7 +46,7 @@ func (k PodKey) String() string { return k.Namespace + "/" + k.Pod }
 // Chunk holds the moments of one series over one chunk of the window, the
 // chunk ending at End (left-open: (End-chunk, End]).
 type Chunk struct {
-	End time.Time
+	End Instant
 	Moments
 	// BadSamples counts samples already excluded as invalid by the producer
 	// (for instance after re-reading a chunk's raw samples).
@@ -73,3 +73,28 @@ type Input struct {
 	Segment time.Duration
 	Series  []Series
 }
+
+// Instant is a time to the millisecond (Prometheus's resolution), as Unix
+// milliseconds: 8 bytes where a time.Time takes 24, and a fleet's input holds
+// a chunk end per chunk (600,000 at 10,000 GPUs over 1h). The zero Instant
+// is "no time".
+type Instant int64
+
+// At is t to the millisecond; the zero time is the zero Instant.
+func At(t time.Time) Instant {
+	if t.IsZero() {
+		return 0
+	}
+	return Instant(t.UnixMilli())
+}
+
+// Time is i in UTC; the zero Instant is the zero time.
+func (i Instant) Time() time.Time {
+	if i == 0 {
+		return time.Time{}
+	}
+	return time.UnixMilli(int64(i)).UTC()
+}
+
+// IsZero says whether i is the zero Instant.
+func (i Instant) IsZero() bool { return i == 0 }
