@@ -200,13 +200,14 @@ func groupSeries(in Input, interval time.Duration) []*group {
 	var out []*group
 	for i := range in.Series {
 		s := &in.Series[i]
-		k := key{PodKey{s.Workload.Namespace, s.Workload.Pod}, s.GPU.Key()}
-		if s.Workload.Pod == "" {
+		src := s.source()
+		k := key{PodKey{src.Workload.Namespace, src.Workload.Pod}, src.GPU.Key()}
+		if src.Workload.Pod == "" {
 			k.pod = PodKey{}
 		}
 		g := index[k]
 		if g == nil {
-			g = &group{pod: k.pod, gpu: s.GPU, container: s.Workload.Container, window: w}
+			g = &group{pod: k.pod, gpu: src.GPU, container: src.Workload.Container, window: w}
 			index[k] = g
 			out = append(out, g)
 		}
@@ -628,7 +629,7 @@ func DetectScrapeInterval(series []Series, chunk time.Duration) time.Duration {
 	for _, s := range series {
 		// Only the chunked signals, utilization and a MIG instance's
 		// graphics engine: the others may be read as one window-long chunk.
-		if s.Signal != SignalUtil && (s.Signal != SignalGREngine || s.GPU.MIGInstance == "") {
+		if s.Signal != SignalUtil && (s.Signal != SignalGREngine || s.source().GPU.MIGInstance == "") {
 			continue
 		}
 		var n int64

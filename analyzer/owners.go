@@ -142,7 +142,7 @@ func mergeOwner(gs []*group, perPod int64, cfg Config) *group {
 			}
 		}
 		out = slices.DeleteFunc(out, func(c Chunk) bool { return c.samples() == 0 })
-		m.series = append(m.series, &Series{Signal: sig, GPU: first.gpu, Chunks: out})
+		m.series = append(m.series, &Series{Signal: sig, Source: &Source{GPU: first.gpu}, Chunks: out})
 	}
 	return m
 }

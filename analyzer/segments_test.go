@@ -153,7 +153,7 @@ func BenchmarkAnalyze10kSparedGPUsSegments(b *testing.B) {
 		g := GPU{Node: "n", Index: "0", UUID: "GPU-" + time.Duration(n).String(), Model: "NVIDIA A100-SXM4-80GB"}
 		w := Workload{Namespace: "ns", Pod: "p" + time.Duration(n).String()}
 		for sig, v := range signals {
-			s := Series{Signal: sig, GPU: g, Workload: w}
+			s := Series{Signal: sig, Source: &Source{GPU: g, Workload: w}}
 			step, per := seg, int64(80) // profiling: one chunk per segment, as promquery reads it
 			if sig == SignalUtil {
 				step, per = c, 20

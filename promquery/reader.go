@@ -175,8 +175,7 @@ type labelSet struct {
 	text   string // metric.String(): the sort key and the name in warnings
 	// What the labels attribute the GPU to, once attributed.
 	attributed bool
-	gpu        analyzer.GPU
-	workload   analyzer.Workload
+	source     *analyzer.Source
 	// signals are the joined series carrying these labels, one per signal
 	// (a GPU's 17 families): found by a scan of a few pointers, where a
 	// map keyed by signal and labels cost 11 MB at 10,000 GPUs.
@@ -578,13 +577,13 @@ func (r *Reader) build(ctx context.Context, res *Result, joined *joinedSet, warn
 		order[k] = nil // its joined state is garbage once built
 		ls := j.labels
 		if !ls.attributed {
-			ls.gpu, ls.workload, ls.attributed = r.attr.gpu(ls.metric), r.attr.workload(ls.metric), true
+			ls.source, ls.attributed = &analyzer.Source{GPU: r.attr.gpu(ls.metric), Workload: r.attr.workload(ls.metric)}, true
 		}
-		if !r.attr.wanted(ls.workload) {
+		if !r.attr.wanted(ls.source.Workload) {
 			continue
 		}
 		col := j.col
-		s := analyzer.Series{Signal: col.signal, GPU: ls.gpu, Workload: ls.workload}
+		s := analyzer.Series{Signal: col.signal, Source: ls.source}
 		lo, hi := r.validMin, r.validMax
 		if col.signal != analyzer.SignalUtil {
 			lo, hi = col.signal.ValidRange()
