@@ -81,6 +81,9 @@ type group struct {
 	// parallel is how many GPUs the group's samples come from at once: 1,
 	// except for an owner's merged window (see mergeOwner).
 	parallel int64
+	// disagrees, for an owner's merged window, is a disagreement between
+	// the series of one of its pods' GPUs.
+	disagrees *Disagreement
 }
 
 // primary is the series the utilization rules judge, and the factor that
@@ -361,7 +364,18 @@ func worstVerdict(gpus []GPUReport) Verdict {
 	return v
 }
 
+// A GPU whose series disagree (see Disagreement) is judged as usual, on the
+// fuller series of each chunk, and its verdict is never enforceable.
 func judgeGPU(g *group, expected int64, cfg Config) GPUReport {
+	d := g.disagrees
+	if d == nil {
+		d = g.disagreement(cfg)
+	}
+	return withoutEnforcement(judgeWindow(g, expected, cfg), d)
+}
+
+// judgeWindow is judgeGPU before disagreements.
+func judgeWindow(g *group, expected int64, cfg Config) GPUReport {
 	sig, scale, lo, hi := g.primaryRange(cfg)
 	r := GPUReport{GPU: g.gpu, Container: g.container, Stats: mergeChunks(g.inOrder(sig), lo, hi, scale, false)}
 	r.ExpectedSamples = expected
@@ -578,6 +592,7 @@ func podReport(key PodKey, gpus []GPUReport, rep Report, cfg Config) PodReport {
 		StrengthReason:       worst.StrengthReason,
 		Enforceable:          worst.Verdict == Miner && worst.Strength.Enforceable(),
 		ProfilerFault:        worst.ProfilerFault,
+		Disagreement:         worst.Disagreement,
 		Segments:             worst.Segments,
 		SignalsUsed:          append([]Signal{}, worst.SignalsUsed...),
 		SignalsAbsent:        append([]Signal{}, worst.SignalsAbsent...),

@@ -65,10 +65,15 @@ type Series struct {
 	Chunks []Chunk
 }
 
-// Source is what a series is about: the GPU and the pod using it.
+// Source is what a series is about: the GPU and the pod using it, and where
+// it came from.
 type Source struct {
 	GPU      GPU
 	Workload Workload
+	// Origin names the scrape target that served the series (job, instance;
+	// empty when the producer does not know): how a report tells apart two
+	// series of one GPU that disagree.
+	Origin string
 }
 
 // noSource is the source of a series given none.

@@ -577,7 +577,7 @@ func (r *Reader) build(ctx context.Context, res *Result, joined *joinedSet, warn
 		order[k] = nil // its joined state is garbage once built
 		ls := j.labels
 		if !ls.attributed {
-			ls.source, ls.attributed = &analyzer.Source{GPU: r.attr.gpu(ls.metric), Workload: r.attr.workload(ls.metric)}, true
+			ls.source, ls.attributed = &analyzer.Source{GPU: r.attr.gpu(ls.metric), Workload: r.attr.workload(ls.metric), Origin: origin(ls)}, true
 		}
 		if !r.attr.wanted(ls.source.Workload) {
 			continue
@@ -637,6 +637,17 @@ func (r *Reader) build(ctx context.Context, res *Result, joined *joinedSet, warn
 		res.Input.Series = append(res.Input.Series, s)
 	}
 	return nil
+}
+
+// origin names the scrape target of a label set: its instance and job, the
+// labels Prometheus sets on every target; all its labels when it has
+// neither.
+func origin(ls *labelSet) string {
+	inst, job := ls.metric[model.InstanceLabel], ls.metric[model.JobLabel]
+	if inst == "" && job == "" {
+		return ls.text
+	}
+	return fmt.Sprintf("instance %q (job %q)", inst, job)
 }
 
 // droppedNaN reports whether the statistics missing from a chunk are NaN
