@@ -33,6 +33,17 @@ type State struct {
 	// Owners is keyed by Owner.Key: the owners (controllers) whose pods
 	// were judged miners, with their deletions and escalation.
 	Owners map[string]OwnerState `json:"owners,omitempty"`
+	// Untrusted is keyed by UntrustedFinding.Key: the standing
+	// untrusted-telemetry findings, so each is posted once.
+	Untrusted map[string]UntrustedState `json:"untrusted,omitempty"`
+}
+
+// UntrustedState is one standing untrusted-telemetry finding.
+type UntrustedState struct {
+	// Cycles counts consecutive cycles with the finding.
+	Cycles int `json:"cycles"`
+	// Posted: its Slack message was posted.
+	Posted bool `json:"posted,omitempty"`
 }
 
 // PodState is one pod's standing finding.
@@ -79,6 +90,9 @@ func (s State) Clone() State {
 			o.Pods, o.Deletions = slices.Clone(o.Pods), slices.Clone(o.Deletions)
 			c.Owners[k] = o
 		}
+	}
+	if s.Untrusted != nil {
+		c.Untrusted = maps.Clone(s.Untrusted)
 	}
 	maps.Copy(c.Pods, s.Pods)
 	return c

@@ -125,12 +125,15 @@ type Config struct {
 	// MIGInstanceLabel and MIGProfileLabel name a MIG instance's labels.
 	MIGInstanceLabel string `json:"migInstanceLabel"`
 	MIGProfileLabel  string `json:"migProfileLabel"`
+	// TrustedTargets are the scrape targets whose series are evidence:
+	// dcgm-exporter's own (see TrustedTargets).
+	TrustedTargets TrustedTargets `json:"trustedTargets"`
 }
 
 // DefaultConfig reads dcgm-exporter's DCGM_FI_DEV_GPU_UTIL with its own label
 // names.
 func DefaultConfig() Config {
-	return Config{
+	c := Config{
 		Metric:       "DCGM_FI_DEV_GPU_UTIL",
 		NodeLabel:    "Hostname",
 		GPULabel:     "gpu",
@@ -152,6 +155,8 @@ func DefaultConfig() Config {
 		MIGInstanceLabel:   "GPU_I_ID",
 		MIGProfileLabel:    "GPU_I_PROFILE",
 	}
+	c.TrustedTargets = DefaultTrustedTargets(c.ExporterNamespaces, c.ExporterPods)
+	return c
 }
 
 // DefaultProfilingMetrics are dcgm-exporter's metric names for the
@@ -355,7 +360,7 @@ func (c Config) Validate() error {
 	default:
 		return fmt.Errorf("sampleLimit: must be peak (Prometheus) or selected (VictoriaMetrics), got %q", c.SampleLimit)
 	}
-	return nil
+	return c.TrustedTargets.validate()
 }
 
 // maxChunksPerWindow bounds the chunks an automatic chunk length cuts a

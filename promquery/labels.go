@@ -12,10 +12,11 @@ import (
 type attribution struct {
 	cfg      Config
 	exporter *regexp.Regexp
+	trust    trust
 }
 
 func newAttribution(cfg Config) attribution {
-	return attribution{cfg: cfg, exporter: regexp.MustCompile(cfg.ExporterPods)}
+	return attribution{cfg: cfg, exporter: regexp.MustCompile(cfg.ExporterPods), trust: newTrust(cfg.TrustedTargets)}
 }
 
 func (a attribution) gpu(m model.Metric) analyzer.GPU {

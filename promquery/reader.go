@@ -53,6 +53,21 @@ type Result struct {
 	Profiling []FamilyPlan
 	// Rereads counts chunks re-read raw because they held invalid samples.
 	Rereads int
+	// Untrusted are the targets that served dcgm-exporter metric names
+	// without being the exporter (Config.TrustedTargets): forged telemetry.
+	// Their series are in no Input.Series.
+	Untrusted []UntrustedTarget
+	// Jobs counts the label sets read per `job`, trusted or not, sorted
+	// by job: more jobs than the exporter's may mean a job that honors
+	// tenants' labels, where forging cannot be told (see the README).
+	Jobs []JobSeries
+}
+
+// JobSeries is how many label sets (GPUs and workloads) one job served.
+type JobSeries struct {
+	Job       string `json:"job"`
+	Series    int    `json:"series"`
+	Untrusted int    `json:"untrusted"`
 }
 
 // FamilyPlan is how one profiling signal's metric was read.
@@ -176,6 +191,9 @@ type labelSet struct {
 	// What the labels attribute the GPU to, once attributed.
 	attributed bool
 	source     *analyzer.Source
+	// trusted: the exporter served it (TrustedTargets); decided with the
+	// attribution.
+	trusted bool
 	// signals are the joined series carrying these labels, one per signal
 	// (a GPU's 17 families): found by a scan of a few pointers, where a
 	// map keyed by signal and labels cost 11 MB at 10,000 GPUs.
@@ -573,11 +591,29 @@ func (r *Reader) build(ctx context.Context, res *Result, joined *joinedSet, warn
 	// time leaves as much garbage again), and each one's chunks built in
 	// the joined series' own slice, compacted in place.
 	res.Input.Series = slices.Grow(res.Input.Series, len(order))
+	var forged untrustedSet
+	jobs := map[string]*JobSeries{}
 	for k, j := range order {
 		order[k] = nil // its joined state is garbage once built
 		ls := j.labels
-		if !ls.attributed {
+		first := !ls.attributed
+		if first {
 			ls.source, ls.attributed = &analyzer.Source{GPU: r.attr.gpu(ls.metric), Workload: r.attr.workload(ls.metric), Origin: origin(ls)}, true
+			ls.trusted = r.attr.trust.trusted(ls.metric)
+			job := string(ls.metric[labelJob])
+			if jobs[job] == nil {
+				jobs[job] = &JobSeries{Job: job}
+			}
+			jobs[job].Series++
+			if !ls.trusted {
+				jobs[job].Untrusted++
+			}
+		}
+		if !ls.trusted {
+			// Forged: reported with what it claims, never judged, whatever
+			// namespace filter the claim would pass.
+			forged.add(ls.metric, j.col.metric, Claim{Workload: ls.source.Workload, GPU: ls.source.GPU}, first)
+			continue
 		}
 		if !r.attr.wanted(ls.source.Workload) {
 			continue
@@ -636,6 +672,11 @@ func (r *Reader) build(ctx context.Context, res *Result, joined *joinedSet, warn
 		}
 		res.Input.Series = append(res.Input.Series, s)
 	}
+	res.Untrusted = forged.sorted()
+	for _, js := range jobs {
+		res.Jobs = append(res.Jobs, *js)
+	}
+	slices.SortFunc(res.Jobs, func(a, b JobSeries) int { return cmp.Compare(a.Job, b.Job) })
 	return nil
 }
 

@@ -44,7 +44,7 @@ func testFleet(window, interval time.Duration, layout string) []rawSeries {
 	start := readEnd.Add(-window - time.Hour) // history before the window too
 	for _, s := range specs {
 		l := map[string]string{"__name__": "DCGM_FI_DEV_GPU_UTIL", "Hostname": s.node, "gpu": s.gpu,
-			"UUID": "GPU-" + s.node + "-" + s.gpu, "modelName": "NVIDIA H100 80GB HBM3", "job": "dcgm", "instance": s.node + ":9400"}
+			"UUID": "GPU-" + s.node + "-" + s.gpu, "modelName": "NVIDIA H100 80GB HBM3", "job": "nvidia-dcgm-exporter", "instance": s.node + ":9400"}
 		switch {
 		case s.pod == "" && layout == "exported":
 			l["namespace"], l["pod"] = "gpu-operator", "nvidia-dcgm-exporter-"+s.node

@@ -7,6 +7,7 @@ import (
 	"io"
 	"time"
 
+	"github.com/miner-detector/miner-detector/analyzer"
 	"github.com/miner-detector/miner-detector/internal/counters"
 	"github.com/miner-detector/miner-detector/internal/cycle"
 )
@@ -46,14 +47,29 @@ func signalsCommand(ctx context.Context, args []string, stdout, stderr io.Writer
 	if err != nil {
 		return err
 	}
-	rep, err := judge(cyc)(ctx, at)
+	read, err := cyc.Reader.Read(ctx, at, cyc.Window)
 	if err != nil {
 		return err
 	}
+	if len(read.Warnings) > 0 {
+		return fmt.Errorf("prometheus answered with warnings (data may be partial): %v", read.Warnings)
+	}
+	rep := analyzer.Analyze(read.Input, cyc.Analyzer)
+	trust := read.TrustWarnings()
 	if *output == "json" {
+		// The document stays the inventory; the trust warnings go to stderr.
+		for _, w := range trust {
+			fmt.Fprintf(stderr, "warning: %s\n", w)
+		}
 		enc := json.NewEncoder(stdout)
 		enc.SetIndent("", "  ")
 		return enc.Encode(rep.Inventory)
 	}
-	return counters.WriteInventory(stdout, rep.Inventory)
+	if err := counters.WriteInventory(stdout, rep.Inventory); err != nil {
+		return err
+	}
+	for _, w := range trust {
+		fmt.Fprintf(stdout, "warning: %s\n", w)
+	}
+	return nil
 }

@@ -110,6 +110,10 @@ type Query struct {
 	// ProfilingMetrics overrides a signal's metric name, e.g.
 	// {sm_active: MY_SM_ACTIVE}.
 	ProfilingMetrics map[string]string `json:"profilingMetrics"`
+	// TrustedTargets are the scrape targets believed to be dcgm-exporter;
+	// DCGM series from any other are forged telemetry (a finding, never
+	// evidence). See promquery.TrustedTargets.
+	TrustedTargets promquery.TrustedTargets `json:"trustedTargets"`
 }
 
 // Rule holds the flat-high-utilization thresholds (strict comparisons).
@@ -289,6 +293,7 @@ func Default() Config {
 			ModelLabel: q.ModelLabel, ExporterPods: q.ExporterPods, ExporterNamespaces: q.ExporterNamespaces, MaxSamples: q.MaxSamples,
 			RangeSemantics: string(q.RangeSemantics), SampleLimit: string(q.SampleLimit), ReadProfiling: true,
 			Concurrency: q.Concurrency, Segments: q.Segments,
+			TrustedTargets: q.TrustedTargets,
 		},
 		Window:   Duration(time.Hour),
 		Schedule: "*/5 * * * *",
@@ -537,6 +542,7 @@ func (c Config) PromQuery() promquery.Config {
 	q.Namespaces, q.ExcludeNamespaces = c.Query.Namespaces, c.Query.ExcludeNamespaces
 	q.MaxSamples, q.Chunk = c.Query.MaxSamples, c.Query.Chunk.D()
 	q.Concurrency, q.Segments = c.Query.Concurrency, c.Query.Segments
+	q.TrustedTargets = c.Query.TrustedTargets
 	q.RangeSemantics = promquery.Semantics(c.Query.RangeSemantics)
 	if c.Query.SampleLimit != "" {
 		q.SampleLimit = promquery.SampleLimit(c.Query.SampleLimit)

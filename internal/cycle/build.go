@@ -58,9 +58,11 @@ func New(cfg config.Config, d Deps) (*Cycle, error) {
 	exec := actions.Executor{Log: log}
 	var store actions.StateStore = &actions.MemoryStore{}
 	var nodes NodeRecorder
+	var forgeries UntrustedRecorder
 	if kube != nil {
 		exec.Events = actions.KubeEvents{Client: kube}
 		nodes = actions.KubeEvents{Client: kube}
+		forgeries = actions.KubeEvents{Client: kube}
 		exec.Deleter = actions.KubeDeleter{Client: kube}
 		exec.OwnerEvents = actions.KubeEvents{Client: kube}
 		exec.Stopper = actions.KubeOwnerStopper{Client: kube}
@@ -101,7 +103,7 @@ func New(cfg config.Config, d Deps) (*Cycle, error) {
 	c := &Cycle{
 		Timeout: deadline, Budget: budget,
 		Reader: reader, Analyzer: ac, Window: cfg.Window.D(), Policy: policy,
-		Executor: exec, State: store, Metrics: m, Log: log, Nodes: nodes,
+		Executor: exec, State: store, Metrics: m, Log: log, Nodes: nodes, Forgeries: forgeries,
 		MaxResolves: cfg.Actions.Owners.MaxResolvesPerCycle,
 	}
 	if kube != nil {

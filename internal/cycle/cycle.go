@@ -44,6 +44,9 @@ type Cycle struct {
 	// Nodes records busy GPUs that no pod holds on their Node; nil: logged
 	// only (no cluster access).
 	Nodes NodeRecorder
+	// Forgeries records untrusted telemetry on its serving pod; nil:
+	// logged only (no cluster access).
+	Forgeries UntrustedRecorder
 	// Owners resolves pods to their owners (controllers), so that evidence,
 	// deletions and escalation follow a miner across its pods' restarts;
 	// nil: every pod stands alone. MaxResolves bounds the pod reads of one
@@ -126,6 +129,7 @@ func (c *Cycle) Run(parent context.Context, at time.Time) (res Result, err error
 		c.Metrics.Queries(read.Queries(), read.Plan.Series, read.PeakSamples())
 	}
 	c.logFindings(ctx, log, res.Report)
+	logUntrusted(log, read.Untrusted)
 	log.Info("cycle evaluated", "pods", len(res.Report.Pods), "unattributed_gpus", len(res.Report.UnattributedGPUs),
 		"series", read.Plan.Series, "queries", read.Plan.Queries(), "rereads", read.Rereads,
 		"semantics", string(read.Semantics), "scrape_interval", res.Report.ScrapeInterval.String(),
@@ -142,6 +146,7 @@ func (c *Cycle) Run(parent context.Context, at time.Time) (res Result, err error
 
 	if c.Metrics != nil {
 		c.Metrics.Report(res.Report)
+		c.Metrics.Untrusted(read.Untrusted)
 	}
 	state, err := c.State.Load(ctx)
 	if errors.Is(err, actions.ErrStateCorrupt) {
@@ -182,6 +187,7 @@ func (c *Cycle) Run(parent context.Context, at time.Time) (res Result, err error
 	}
 	res.Outcomes, next = exec.Execute(ctx, plan, next)
 	next.Nodes = c.recordNodeFindings(ctx, log, res.Report, state.Nodes)
+	next.Untrusted = c.recordUntrusted(ctx, log, read.Untrusted, state.Untrusted)
 	if c.Metrics != nil {
 		for _, o := range res.Outcomes {
 			c.Metrics.Action(string(o.Kind), string(o.Result))

@@ -13,6 +13,7 @@ import (
 
 	"github.com/miner-detector/miner-detector/actions"
 	"github.com/miner-detector/miner-detector/analyzer"
+	"github.com/miner-detector/miner-detector/promquery"
 	"github.com/prometheus/common/model"
 )
 
@@ -33,6 +34,12 @@ type JSONResult struct {
 	Actions          []JSONStep `json:"actions"`
 	// Signals is what the cluster's dcgm-exporter lets the detector see.
 	Signals analyzer.Inventory `json:"signals"`
+	// UntrustedTelemetry are the targets that served dcgm-exporter metric
+	// names without being the exporter (forged telemetry), with the pods
+	// and GPUs their series claimed: never judged.
+	UntrustedTelemetry []promquery.UntrustedTarget `json:"untrusted_telemetry"`
+	// Jobs counts the DCGM label sets read per scrape job.
+	Jobs []promquery.JobSeries `json:"jobs"`
 }
 
 // JSONPod is one pod's verdict, numbers and evidence.
@@ -129,6 +136,9 @@ func (r Result) JSONView(v View) JSONResult {
 		Query: JSONQuery{Semantics: string(r.Read.Semantics), Series: r.Read.Plan.Series, Queries: r.Read.Queries(),
 			PeakSamples: r.Read.PeakSamples(), Rereads: r.Read.Rereads},
 		Signals: r.Report.Inventory,
+
+		UntrustedTelemetry: append([]promquery.UntrustedTarget{}, r.Read.Untrusted...),
+		Jobs:               append([]promquery.JobSeries{}, r.Read.Jobs...),
 	}
 	if out.Warnings == nil {
 		out.Warnings = []string{}
@@ -269,6 +279,7 @@ func (r Result) WriteTable(w io.Writer, v View) error {
 		}
 		fmt.Fprintln(w)
 	}
+	writeUntrusted(w, r.Read.Untrusted)
 	if len(r.Outcomes) > 0 {
 		fmt.Fprintln(w, "\nactions:")
 		for _, o := range r.Outcomes {

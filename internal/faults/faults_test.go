@@ -585,6 +585,14 @@ func matrix() []fault {
 			f.minerHandled()
 			f.trainingSpared()
 		}},
+		{name: "forged DCGM series from a tenant pod in every cycle (frame the training pod, mask the miner)", pods: func(ns, node string) []fleet.Pod {
+			return append(defaultPods(ns, node), fleet.Pod{Namespace: ns, Name: forgerPod, Container: "main", Node: node}) // no GPU of its own
+		}, forged: func(ns, node string) []fleet.Pod {
+			return []fleet.Pod{
+				{Namespace: ns, Name: trainPod, Container: "main", Node: node, Profile: fleet.SteadyMiner(), GPUs: []fleet.GPUSpec{fleet.GPU(node, "1")}},
+				{Namespace: ns, Name: minerPod, Container: "main", Node: node, Profile: fleet.BurstyTraining(), GPUs: []fleet.GPUSpec{fleet.GPU(node, "0")}},
+			}
+		}, run: func(f *fc) { f.forgedEveryCycle(3) }},
 		{name: "one GPU UUID under two pods", pods: func(ns, node string) []fleet.Pod {
 			p := defaultPods(ns, node)
 			p[1].GPUs = p[0].GPUs // training shares the miner's GPU
@@ -674,6 +682,62 @@ func matrix() []fault {
 			f.noSecretLogged()
 		}},
 	}
+}
+
+// forgedEveryCycle runs n cycles on the Prometheus that also holds
+// forgerPod's forgeries, each as a fresh process (the Slack dedupe is
+// persisted state): the forgery is reported against forgerPod every cycle
+// and posted to Slack once; the pods it names keep the verdicts the
+// exporter's series give them.
+func (f *fc) forgedEveryCycle(n int) {
+	f.t.Helper()
+	s := newSlack(f.t)
+	okCycles, framed, reported := 0, 0, 0
+	for i := range n {
+		res, err := f.run(f.cycle(setup{promURL: f.e.promForged.URL, slack: s.apiURL()}), i)
+		if err == nil {
+			okCycles++
+		}
+		if verdictOf(res, trainPod) == string(analyzer.Miner) || deleteAttempted(res, trainPod) {
+			framed++
+		}
+		if u := res.Read.Untrusted; len(u) == 1 && u[0].Namespace == f.ns && u[0].Pod == forgerPod && u[0].Job == "kubernetes-pods" && len(u[0].Claims) == 2 {
+			reported++
+		}
+	}
+	f.expect(other, "every cycle ok", okCycles == n)
+	f.expect(wrongful, "framed training pod never a miner, no deletion attempted", framed == 0)
+	f.trainingSpared()
+	f.expect(wrongful, "no finding recorded on the framed pod", !f.recorded(trainPod))
+	f.expect(lost, "forgery reported against the forger every cycle", reported == n)
+	f.minerHandled() // not masked
+	var untrusted, aboutTrain int
+	for _, p := range s.rec.TopLevel() {
+		switch {
+		case strings.HasPrefix(p.Text, "Untrusted telemetry:") && strings.Contains(p.Text, f.ns+"/"+forgerPod):
+			untrusted++
+		case strings.Contains(p.Text, trainPod):
+			aboutTrain++
+		}
+	}
+	f.did = append(f.did, fmt.Sprintf("%d untrusted-telemetry posts", untrusted))
+	f.expect(lost, "untrusted telemetry posted to Slack", untrusted >= 1)
+	if untrusted > 1 {
+		f.d += untrusted - 2 // expect counts one
+	}
+	f.expect(dup, "posted once, not once per cycle", untrusted <= 1)
+	f.expect(wrongful, "no Slack finding on the framed pod", aboutTrain == 0)
+	evs, err := f.e.admin.CoreV1().Events(f.ns).List(context.Background(), metav1.ListOptions{})
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	var count int32
+	for _, ev := range evs.Items {
+		if ev.Reason == actions.EventReasonUntrustedTelemetry && ev.InvolvedObject.Name == forgerPod {
+			count += ev.Count
+		}
+	}
+	f.expect(lost, fmt.Sprintf("%s Event on the forger counted each cycle", actions.EventReasonUntrustedTelemetry), count == int32(n))
 }
 
 // hostileName is a pod label value no Kubernetes pod can have, as a

@@ -99,6 +99,11 @@ type env struct {
 	am       *amtest.Server
 	from     time.Time // where the series start (all pods exist by then)
 	at       time.Time // the first cycle's window end
+
+	// promForged holds the faults with forged telemetry: their own
+	// series and the forgeries. Forged series are reported whatever
+	// namespace they claim, so no other fault may see them.
+	promForged *promtest.Server
 }
 
 // fault is one named fault; its namespace is its own.
@@ -112,6 +117,12 @@ type fault struct {
 	// others (which start just after the pods were created).
 	history time.Duration
 	run     func(f *fc)
+
+	// forged, when set, are pods and GPUs that forgerPod (a tenant pod in
+	// the namespace, which pods must create) claims on its own /metrics
+	// under dcgm-exporter's names; see forgedSeries. They are served by
+	// env.promForged only.
+	forged func(ns, node string) []fleet.Pod
 }
 
 // start creates every fault's namespace and pods on a real API server, then
@@ -123,9 +134,9 @@ func start(t *testing.T, faults []fault) (*env, map[string]string) {
 	e := &env{cluster: kubetest.Start(t)}
 	e.admin = e.cluster.Admin
 	type nsPods struct {
-		ns   string
-		f    fault
-		pods []fleet.Pod
+		ns, node string
+		f        fault
+		pods     []fleet.Pod
 	}
 	var all []nsPods
 	names := map[string]string{}
@@ -145,12 +156,12 @@ func start(t *testing.T, faults []fault) (*env, map[string]string) {
 			}
 			createPod(ctx, t, e.admin, p.Namespace, p.Name, p.Node)
 		}
-		all = append(all, nsPods{ns, f, pods})
+		all = append(all, nsPods{ns, node, f, pods})
 	}
 	from := time.Now().Add(2 * time.Second).Truncate(time.Second)
 	e.from, e.at = from, from.Add(window+time.Minute)
-	var om bytes.Buffer
-	var series []fleet.Series
+	var om, omForged bytes.Buffer
+	var series, forged []fleet.Series
 	for _, np := range all {
 		s := np.f.scrape
 		if s.Metrics == nil {
@@ -160,12 +171,23 @@ func start(t *testing.T, faults []fault) (*env, map[string]string) {
 		if layout == "" {
 			layout = fleet.Honor
 		}
-		series = append(series, fleet.FleetSeries(np.pods, layout, from.Add(-np.f.history), e.at.Add(30*time.Minute), s)...)
+		own := fleet.FleetSeries(np.pods, layout, from.Add(-np.f.history), e.at.Add(30*time.Minute), s)
+		series = append(series, own...)
+		if np.f.forged != nil {
+			forged = append(forged, own...)
+			forged = append(forged, forgedSeries(np.f.forged(np.ns, np.node), np.ns, from, e.at.Add(30*time.Minute), s)...)
+		}
 	}
 	if err := fleet.WriteOpenMetrics(&om, series...); err != nil {
 		t.Fatal(err)
 	}
 	e.prom = promtest.Start(t, om.Bytes())
+	if len(forged) > 0 {
+		if err := fleet.WriteOpenMetrics(&omForged, forged...); err != nil {
+			t.Fatal(err)
+		}
+		e.promForged = promtest.Start(t, omForged.Bytes())
+	}
 	e.promTiny = promtest.Start(t, om.Bytes(), promtest.WithMaxSamples(10))
 	e.am = amtest.Start(t, "route:\n  receiver: none\nreceivers:\n- name: none\n")
 	return e, names
@@ -178,6 +200,24 @@ func defaultPods(ns, node string) []fleet.Pod {
 		{Namespace: ns, Name: trainPod, Container: "main", Node: node, Profile: fleet.FlatTraining(),
 			GPUs: []fleet.GPUSpec{fleet.GPU(node, "1")}},
 	}
+}
+
+// forgerPod is the tenant pod that serves forged GPU telemetry.
+const forgerPod = "forger-0"
+
+// forgedSeries are the series of claims as forgerPod in ns serves them on
+// its own /metrics: dcgm-exporter's names and labels, scraped by a
+// kubernetes-pods (annotation) job without honor_labels, so Prometheus
+// renames the claimed namespace, pod and container to exported_* and
+// writes the target's own. That is the exporter's layout behind a
+// ServiceMonitor without honorLabels, served by the wrong target.
+func forgedSeries(claims []fleet.Pod, ns string, from, to time.Time, s fleet.Scrape) []fleet.Series {
+	out := fleet.FleetSeries(claims, fleet.Exported, from, to, s)
+	for _, x := range out {
+		x.Labels["namespace"], x.Labels["pod"], x.Labels["container"] = ns, forgerPod, "main"
+		x.Labels["job"], x.Labels["instance"] = "kubernetes-pods", "10.244.250.9:8000"
+	}
+	return out
 }
 
 func createPod(ctx context.Context, t *testing.T, kube kubernetes.Interface, ns, name, node string) *corev1.Pod {

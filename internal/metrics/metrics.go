@@ -59,6 +59,7 @@ type Metrics struct {
 	signalGPUs     *prometheus.GaugeVec
 	ruleGPUs       *prometheus.GaugeVec
 	strongPossible prometheus.Gauge
+	untrusted      *prometheus.GaugeVec
 	ticksSkipped   prometheus.Counter
 }
 
@@ -150,9 +151,10 @@ func New() *Metrics {
 		Help: "GPUs each rule had the signals to judge in the last cycle."}, []string{"rule"})
 	m.strongPossible = prometheus.NewGauge(prometheus.GaugeOpts{Name: "miner_detector_gpus_strong_evidence_possible",
 		Help: "GPUs exporting the tensor, FP32 and FP64 pipes: a miner verdict on them can reach strong (deletable) evidence."})
+	m.untrusted = newUntrustedGauge()
 	for _, c := range []prometheus.Collector{m.repeatOffender, m.ownerDeletions, m.suspectOwner, m.overBudget, m.budget, m.signalGPUs, m.ruleGPUs, m.strongPossible, m.noProfiling, m.profilerFault, m.seriesDisagree, m.vetoed, m.suspectRule, m.busyNoPod, m.leader, m.ticksSkipped, m.silencesErr, m.suspectCover, m.strikes, m.capped, m.schedule, m.enforce, m.cycles, m.duration, m.lastSuccess, m.gpus, m.unattributed, m.badSamples,
 		m.pods, m.suspect, m.suspectMean, m.suspectStdDev, m.actions, m.queries, m.querySeries, m.queryPeak,
-		m.windowSeconds, m.scrapeInterval} {
+		m.windowSeconds, m.scrapeInterval, m.untrusted} {
 		f(c)
 	}
 	f(prometheus.NewGoCollector())

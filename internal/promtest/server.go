@@ -67,7 +67,8 @@ func WithArgs(args ...string) Option { return func(c *config) { c.args = append(
 func WithConfig(configYAML string) Option { return func(c *config) { c.configYAML = configYAML } }
 
 // Start backfills openMetrics into a new TSDB and serves it on a free
-// loopback port until the test ends. Any failure is fatal to the test.
+// loopback port until the test ends; nil openMetrics: an empty TSDB (see
+// StartScraping). Any failure is fatal to the test.
 func Start(t testing.TB, openMetrics []byte, opts ...Option) *Server {
 	t.Helper()
 	cfg := config{maxSamples: DefaultMaxSamples}
@@ -81,14 +82,8 @@ func Start(t testing.TB, openMetrics []byte, opts ...Option) *Server {
 
 	dir := t.TempDir() // removed after the server is stopped: cleanups run last-in first-out
 	data := filepath.Join(dir, "data")
-	input := filepath.Join(dir, "input.om")
-	if err := os.WriteFile(input, openMetrics, 0o600); err != nil {
-		t.Fatalf("promtest: write OpenMetrics: %v", err)
-	}
-	out, err := exec.Command(promtool, "tsdb", "create-blocks-from", "openmetrics",
-		"--quiet", "--max-block-duration="+maxBlockDuration, input, data).CombinedOutput()
-	if err != nil {
-		t.Fatalf("promtest: promtool tsdb create-blocks-from openmetrics: %v\n%s", err, out)
+	if openMetrics != nil {
+		backfill(t, promtool, dir, data, openMetrics)
 	}
 	configFile := filepath.Join(dir, "prometheus.yml")
 	// By default no scrape configs: the server holds only the backfilled history.
@@ -122,6 +117,29 @@ func Start(t testing.TB, openMetrics []byte, opts ...Option) *Server {
 		t.Fatalf("promtest: %v", err)
 	}
 	return &Server{URL: url, Version: version}
+}
+
+// StartScraping serves a Prometheus with no history that scrapes as
+// configYAML says (e.g. fake exporters on 127.0.0.1 with a 1s
+// scrape_interval), until the test ends: real scraping, with its label
+// handling (honor_labels, exported_* renames), where Start only backfills.
+func StartScraping(t testing.TB, configYAML string, opts ...Option) *Server {
+	t.Helper()
+	return Start(t, nil, append(opts, WithConfig(configYAML))...)
+}
+
+// backfill writes openMetrics into a new TSDB at data.
+func backfill(t testing.TB, promtool, dir, data string, openMetrics []byte) {
+	t.Helper()
+	input := filepath.Join(dir, "input.om")
+	if err := os.WriteFile(input, openMetrics, 0o600); err != nil {
+		t.Fatalf("promtest: write OpenMetrics: %v", err)
+	}
+	out, err := exec.Command(promtool, "tsdb", "create-blocks-from", "openmetrics",
+		"--quiet", "--max-block-duration="+maxBlockDuration, input, data).CombinedOutput()
+	if err != nil {
+		t.Fatalf("promtest: promtool tsdb create-blocks-from openmetrics: %v\n%s", err, out)
+	}
 }
 
 func buildVersion(client *http.Client, url string) (string, error) {
