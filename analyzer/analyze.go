@@ -251,6 +251,16 @@ func (b bySignal) of(sig Signal) []*Series {
 // has says whether there is a series of sig.
 func (b bySignal) has(sig Signal) bool { return len(b.of(sig)) > 0 }
 
+// repeats says whether some signal has more than one series.
+func (b bySignal) repeats() bool {
+	for i := 1; i < len(b); i++ {
+		if b[i].Signal == b[i-1].Signal {
+			return true
+		}
+	}
+	return false
+}
+
 // signals are the distinct signals, in order.
 func (b bySignal) signals() []Signal {
 	var out []Signal

@@ -50,6 +50,9 @@ const disagreeBy = 0.10
 // apart" means the same on every board. With the scrape interval unknown,
 // two series in one chunk may be a restart's halves, and none disagrees.
 func (g *group) disagreement(cfg Config) *Disagreement {
+	if !g.series.repeats() {
+		return nil // one series per signal: the common case, without allocating
+	}
 	for _, sig := range g.series.signals() {
 		ss := g.series.of(sig)
 		lo, hi := sig.ValidRange()
