@@ -58,6 +58,13 @@ func withStrength(g analyzer.GPUReport, s analyzer.Strength) analyzer.GPUReport 
 	return g
 }
 
+// withDisagreement gives a GPU two exporters that disagree on its utilization.
+func withDisagreement(g analyzer.GPUReport) analyzer.GPUReport {
+	g.Disagreement = &analyzer.Disagreement{Signal: analyzer.SignalUtil, End: time.Date(2026, 1, 5, 12, 0, 0, 0, time.UTC),
+		Series: [2]analyzer.SeriesValue{{Origin: "a", Mean: 100, Samples: 20}, {Origin: "b", Mean: 40, Samples: 20}}}
+	return g
+}
+
 // sharedWith marks a GPU as time-sliced with other pods.
 func sharedWith(g analyzer.GPUReport, others ...analyzer.PodKey) analyzer.GPUReport {
 	g.Shared, g.SharedWith = true, others

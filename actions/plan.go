@@ -50,6 +50,10 @@ const (
 	// not every pipe FP32/FP64 work would use.
 	ReasonPartialEvidence = "evidence partial (not every math pipe exported, or one neither idle nor busy), which FP32/FP64 work can also show; " +
 		"enable the missing counters (miner-detector signals) or set actions.deleteOnPartialEvidence"
+	// ReasonSeriesDisagree: two trusted series of the miner GPU report
+	// different values (two exporters, or a stale twin); no policy deletes
+	// on it while they do.
+	ReasonSeriesDisagree = "two series of the GPU disagree (two exporters, or a stale one): never deleted while they do; see the evidence's disagreement"
 	// ReasonAlreadyDeleted: the pod was deleted and the window still holds
 	// its samples.
 	ReasonAlreadyDeleted = "already deleted; the window still holds its samples"
@@ -322,7 +326,8 @@ func with(s Step, kind StepKind, reason string) Step {
 // deletionEvidence returns the node of the pod's deletion evidence: GPUs
 // judged miner that no other pod used at the same time, on evidence strong
 // enough for the policy (strong always; partial and utilization-only when
-// the operator opted in). When there is none, or it spans several nodes (the
+// the operator opted in), whose series agree (a GPU whose two exporters
+// disagree deletes under no policy). When there is none, or it spans several nodes (the
 // name was reused by a pod elsewhere), it returns why the pod must not be
 // deleted.
 func deletionEvidence(r analyzer.PodReport, p Policy) (node, whyNot string) {
@@ -332,8 +337,12 @@ func deletionEvidence(r analyzer.PodReport, p Policy) (node, whyNot string) {
 		if g.Verdict != analyzer.Miner || g.Shared {
 			continue
 		}
+		if g.Disagreement != nil {
+			weakest = ReasonSeriesDisagree
+			continue
+		}
 		if why := p.tooWeak(g.Strength); why != "" {
-			if weakest == "" || why == ReasonNoProfiling {
+			if weakest != ReasonSeriesDisagree && (weakest == "" || why == ReasonNoProfiling) {
 				weakest = why
 			}
 			continue

@@ -110,6 +110,15 @@ func TestBuildPlan(t *testing.T) {
 			wantState: []string{"team-a/job strikes=2 notified=true"},
 		},
 		{
+			name:   "enforce, strike 2, every opt-in: a GPU whose two exporters disagree is never deleted",
+			policy: withPolicy(enforce, func(p *Policy) { p.DeleteOnPartialEvidence, p.DeleteWithoutProfiling = true, true }),
+			prev:   states(map[string]PodState{"team-a/job": {Strikes: 1, Notified: true}}),
+			pods: []analyzer.PodReport{report("team-a", "job", withDisagreement(withStrength(gpu("gpu-node-1", "0", analyzer.Miner), analyzer.StrengthPartial)),
+				withDisagreement(withoutProfiling(gpu("gpu-node-1", "1", analyzer.Miner))))},
+			want:      []string{"team-a/job record", "team-a/job skip_delete: " + ReasonSeriesDisagree},
+			wantState: []string{"team-a/job strikes=2 notified=true"},
+		},
+		{
 			name:      "enforce, strike 2, ungraded evidence is never deleted",
 			policy:    withPolicy(enforce, func(p *Policy) { p.DeleteOnPartialEvidence, p.DeleteWithoutProfiling = true, true }),
 			prev:      states(map[string]PodState{"team-a/job": {Strikes: 1, Notified: true}}),

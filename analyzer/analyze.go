@@ -81,6 +81,9 @@ type group struct {
 	// parallel is how many GPUs the group's samples come from at once: 1,
 	// except for an owner's merged window (see mergeOwner).
 	parallel int64
+	// disagrees, for an owner's merged window, is a disagreement between
+	// the series of one of its pods' GPUs.
+	disagrees *Disagreement
 }
 
 // primary is the series the utilization rules judge, and the factor that
@@ -108,16 +111,18 @@ type window struct {
 	interval, profSpan time.Duration
 }
 
-// index is the position of the chunk ending at end, or -1 outside the window.
-func (w window) index(end time.Time) int {
-	if w.chunk <= 0 {
+// index is the position of the chunk ending at end, or -1 outside the window
+// or off its chunk grid.
+func (w window) index(end Instant) int {
+	step := w.chunk.Milliseconds()
+	if step <= 0 {
 		return -1
 	}
-	i := int(end.Sub(w.start)/w.chunk) - 1
-	if i < 0 || i >= w.n || !w.start.Add(time.Duration(i+1)*w.chunk).Equal(end) {
+	d := int64(end) - w.start.UnixMilli()
+	if d <= 0 || d%step != 0 || d/step > int64(w.n) {
 		return -1
 	}
-	return i
+	return int(d/step) - 1
 }
 
 func (c Chunk) samples() int64 { return c.Count + c.BadSamples }
@@ -198,13 +203,14 @@ func groupSeries(in Input, interval time.Duration) []*group {
 	var out []*group
 	for i := range in.Series {
 		s := &in.Series[i]
-		k := key{PodKey{s.Workload.Namespace, s.Workload.Pod}, s.GPU.Key()}
-		if s.Workload.Pod == "" {
+		src := s.source()
+		k := key{PodKey{src.Workload.Namespace, src.Workload.Pod}, src.GPU.Key()}
+		if src.Workload.Pod == "" {
 			k.pod = PodKey{}
 		}
 		g := index[k]
 		if g == nil {
-			g = &group{pod: k.pod, gpu: s.GPU, container: s.Workload.Container, window: w}
+			g = &group{pod: k.pod, gpu: src.GPU, container: src.Workload.Container, window: w}
 			index[k] = g
 			out = append(out, g)
 		}
@@ -244,6 +250,16 @@ func (b bySignal) of(sig Signal) []*Series {
 
 // has says whether there is a series of sig.
 func (b bySignal) has(sig Signal) bool { return len(b.of(sig)) > 0 }
+
+// repeats says whether some signal has more than one series.
+func (b bySignal) repeats() bool {
+	for i := 1; i < len(b); i++ {
+		if b[i].Signal == b[i-1].Signal {
+			return true
+		}
+	}
+	return false
+}
 
 // signals are the distinct signals, in order.
 func (b bySignal) signals() []Signal {
@@ -319,12 +335,12 @@ func mergeChunks(chunks []Chunk, lo, hi, scale float64, curve bool) Stats {
 			continue
 		}
 		if s.Count == 0 {
-			s.FirstChunkEnd = c.End
+			s.FirstChunkEnd = c.End.Time()
 		}
 		m := c.Moments.Scale(scale)
 		s.Moments = s.Moments.Merge(m)
 		if curve {
-			s.Curve = append(s.Curve, ChunkMean{End: c.End, Mean: m.Mean, Samples: c.Count})
+			s.Curve = append(s.Curve, ChunkMean{End: c.End.Time(), Mean: m.Mean, Samples: c.Count})
 		}
 	}
 	return s
@@ -358,7 +374,18 @@ func worstVerdict(gpus []GPUReport) Verdict {
 	return v
 }
 
+// A GPU whose series disagree (see Disagreement) is judged as usual, on the
+// fuller series of each chunk, and its verdict is never enforceable.
 func judgeGPU(g *group, expected int64, cfg Config) GPUReport {
+	d := g.disagrees
+	if d == nil {
+		d = g.disagreement(cfg)
+	}
+	return withoutEnforcement(judgeWindow(g, expected, cfg), d)
+}
+
+// judgeWindow is judgeGPU before disagreements.
+func judgeWindow(g *group, expected int64, cfg Config) GPUReport {
 	sig, scale, lo, hi := g.primaryRange(cfg)
 	r := GPUReport{GPU: g.gpu, Container: g.container, Stats: mergeChunks(g.inOrder(sig), lo, hi, scale, false)}
 	r.ExpectedSamples = expected
@@ -467,7 +494,7 @@ func judgeSpan(g *group, r GPUReport, expected int64, cfg Config, minSpan time.D
 	// The first sample is at most one chunk before the first chunk's end:
 	// count back its samples at the scrape interval, no further.
 	lead := min(time.Duration(first.Count/par)*interval, g.window.chunk)
-	span := g.window.end().Sub(first.End) + lead
+	span := g.window.end().Sub(first.End.Time()) + lead
 	if first.End.IsZero() || span < minSpan || interval <= 0 {
 		return r, 0, false
 	}
@@ -575,6 +602,7 @@ func podReport(key PodKey, gpus []GPUReport, rep Report, cfg Config) PodReport {
 		StrengthReason:       worst.StrengthReason,
 		Enforceable:          worst.Verdict == Miner && worst.Strength.Enforceable(),
 		ProfilerFault:        worst.ProfilerFault,
+		Disagreement:         worst.Disagreement,
 		Segments:             worst.Segments,
 		SignalsUsed:          append([]Signal{}, worst.SignalsUsed...),
 		SignalsAbsent:        append([]Signal{}, worst.SignalsAbsent...),
@@ -626,7 +654,7 @@ func DetectScrapeInterval(series []Series, chunk time.Duration) time.Duration {
 	for _, s := range series {
 		// Only the chunked signals, utilization and a MIG instance's
 		// graphics engine: the others may be read as one window-long chunk.
-		if s.Signal != SignalUtil && (s.Signal != SignalGREngine || s.GPU.MIGInstance == "") {
+		if s.Signal != SignalUtil && (s.Signal != SignalGREngine || s.source().GPU.MIGInstance == "") {
 			continue
 		}
 		var n int64

@@ -12,7 +12,7 @@ var testEnd = time.Date(2026, 1, 5, 12, 0, 0, 0, time.UTC)
 // (end-window, end], reduced per left-open chunk to moments. value returns the
 // sample at t; ok=false leaves a gap.
 func series(gpu GPU, w Workload, window, chunk, interval time.Duration, value func(t time.Time) (float64, bool)) Series {
-	s := Series{GPU: gpu, Workload: w}
+	s := Series{Source: &Source{GPU: gpu, Workload: w}}
 	start := testEnd.Add(-window)
 	for end := start.Add(chunk); !end.After(testEnd); end = end.Add(chunk) {
 		var xs []float64
@@ -29,7 +29,7 @@ func series(gpu GPU, w Workload, window, chunk, interval time.Duration, value fu
 			m.Mean, m.M2 = math.NaN(), math.NaN()
 			m.Count += bad
 		}
-		s.Chunks = append(s.Chunks, Chunk{End: end, Moments: m})
+		s.Chunks = append(s.Chunks, Chunk{End: At(end), Moments: m})
 	}
 	return s
 }
@@ -240,10 +240,10 @@ func BenchmarkAnalyze10kGPUs288Chunks(b *testing.B) {
 	const window, c, i = 24 * time.Hour, 5 * time.Minute, 15 * time.Second
 	in := Input{End: testEnd, Window: window, Chunk: c}
 	for n := range 10_000 {
-		s := Series{GPU: GPU{Node: "n", Index: "0", UUID: "GPU-" + string(rune('a'+n%26)) + time.Duration(n).String()},
-			Workload: Workload{Namespace: "ns", Pod: "p" + time.Duration(n).String()}}
+		s := Series{Source: &Source{GPU: GPU{Node: "n", Index: "0", UUID: "GPU-" + string(rune('a'+n%26)) + time.Duration(n).String()},
+			Workload: Workload{Namespace: "ns", Pod: "p" + time.Duration(n).String()}}}
 		for k := range 288 {
-			s.Chunks = append(s.Chunks, Chunk{End: testEnd.Add(-window).Add(time.Duration(k+1) * c),
+			s.Chunks = append(s.Chunks, Chunk{End: At(testEnd.Add(-window).Add(time.Duration(k+1) * c)),
 				Moments: MomentsFromStats(20, 90+float64(n%10), 1.5, 85, 100)})
 		}
 		in.Series = append(in.Series, s)
@@ -268,14 +268,14 @@ func BenchmarkAnalyze10kGPUs288ChunksProfiled(b *testing.B) {
 		g := GPU{Node: "n", Index: "0", UUID: "GPU-" + time.Duration(n).String()}
 		w := Workload{Namespace: "ns", Pod: "p" + time.Duration(n).String()}
 		for sig, v := range signals {
-			s := Series{Signal: sig, GPU: g, Workload: w}
+			s := Series{Signal: sig, Source: &Source{GPU: g, Workload: w}}
 			if sig != SignalUtil { // read window-level, as promquery does
-				s.Chunks = []Chunk{{End: testEnd, Moments: MomentsFromStats(20*288, v, v/100, v*0.98, v*1.02)}}
+				s.Chunks = []Chunk{{End: At(testEnd), Moments: MomentsFromStats(20*288, v, v/100, v*0.98, v*1.02)}}
 				in.Series = append(in.Series, s)
 				continue
 			}
 			for k := range 288 {
-				s.Chunks = append(s.Chunks, Chunk{End: testEnd.Add(-window).Add(time.Duration(k+1) * c),
+				s.Chunks = append(s.Chunks, Chunk{End: At(testEnd.Add(-window).Add(time.Duration(k+1) * c)),
 					Moments: MomentsFromStats(20, v, v/100, v*0.98, v*1.02)})
 			}
 			in.Series = append(in.Series, s)

@@ -23,6 +23,10 @@ type Inventory struct {
 	// their utilization (zeros or a frozen reading on a busy GPU): judged
 	// on utilization alone.
 	ProfilerFaults int `json:"profiler_faults"`
+	// SeriesDisagree counts the GPUs two of whose series report different
+	// values for one chunk (two exporters, or a stale twin): never
+	// enforceable while they do.
+	SeriesDisagree int `json:"series_disagree"`
 }
 
 // Missing lists the signals some GPUs lack that would widen what can be
@@ -76,6 +80,9 @@ func inventory(rep Report, cfg Config) Inventory {
 		}
 		if g.ProfilerFault != "" {
 			inv.ProfilerFaults++
+		}
+		if g.Disagreement != nil {
+			inv.SeriesDisagree++
 		}
 		_, integer := covered[SignalInt]
 		if integer || !slices.ContainsFunc(BoardOf(g.Model).strongPipes(), func(s Signal) bool { _, ok := covered[s]; return !ok }) {

@@ -113,6 +113,11 @@ func mergeOwner(gs []*group, perPod int64, cfg Config) *group {
 	first := gs[0]
 	m := &group{pod: first.pod, gpu: first.gpu, container: first.container, window: first.window,
 		parallel: perPod}
+	for _, g := range gs {
+		if m.disagrees == nil {
+			m.disagrees = g.disagreement(cfg)
+		}
+	}
 	var sigs []Signal
 	for _, g := range gs {
 		sigs = append(sigs, g.series.signals()...)
@@ -142,7 +147,7 @@ func mergeOwner(gs []*group, perPod int64, cfg Config) *group {
 			}
 		}
 		out = slices.DeleteFunc(out, func(c Chunk) bool { return c.samples() == 0 })
-		m.series = append(m.series, &Series{Signal: sig, GPU: first.gpu, Chunks: out})
+		m.series = append(m.series, &Series{Signal: sig, Source: &Source{GPU: first.gpu}, Chunks: out})
 	}
 	return m
 }

@@ -93,6 +93,9 @@ type GPUReport struct {
 	// Segments are the parts of the window the GPU was judged on again
 	// when the window as a whole spared it, when one of them mined.
 	Segments []SegmentFinding
+	// Disagreement, when set, is two series of the GPU that report
+	// different values for one chunk: the verdict is never enforceable.
+	Disagreement *Disagreement
 	// ProfilerFault, when set, says why the GPU's profiling fields were not
 	// believed (zeros or a frozen reading on a busy GPU): it was judged on
 	// utilization alone, never on strong evidence.
@@ -129,6 +132,10 @@ type Evidence struct {
 	Strength       Strength `json:"strength,omitempty"`
 	StrengthReason string   `json:"strength_reason,omitempty"`
 	Enforceable    bool     `json:"enforceable"`
+	// Disagreement, when set, is two series of the deciding GPU that
+	// report different values for one chunk (two exporters, or a stale
+	// twin): the verdict is never enforceable while they do.
+	Disagreement *Disagreement `json:"disagreement,omitempty"`
 	// ProfilerFault, when set, says why the deciding GPU's profiling fields
 	// were not believed: judged on utilization alone.
 	ProfilerFault string `json:"profiler_fault,omitempty"`

@@ -105,12 +105,13 @@ func judgeSegments(g *group, d, r GPUReport, expected int64, cfg Config) (GPURep
 // (chunks without samples, which carry no end, may sit anywhere: they
 // merge to nothing).
 func within(cs []Chunk, from, to time.Time) []Chunk {
+	lo, hi := At(from), At(to)
 	i := 0
-	for i < len(cs) && !cs[i].End.After(from) {
+	for i < len(cs) && cs[i].End <= lo {
 		i++
 	}
 	j := i
-	for j < len(cs) && !cs[j].End.After(to) {
+	for j < len(cs) && cs[j].End <= hi {
 		j++
 	}
 	return cs[i:j]

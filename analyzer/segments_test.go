@@ -121,7 +121,7 @@ func TestSegmentsThinPart(t *testing.T) {
 	for i := range ss {
 		var kept []Chunk
 		for _, c := range ss[i].Chunks {
-			if c.End.After(gapFrom) && !c.End.After(gapTo) {
+			if c.End > At(gapFrom) && c.End <= At(gapTo) {
 				continue
 			}
 			kept = append(kept, c)
@@ -153,13 +153,13 @@ func BenchmarkAnalyze10kSparedGPUsSegments(b *testing.B) {
 		g := GPU{Node: "n", Index: "0", UUID: "GPU-" + time.Duration(n).String(), Model: "NVIDIA A100-SXM4-80GB"}
 		w := Workload{Namespace: "ns", Pod: "p" + time.Duration(n).String()}
 		for sig, v := range signals {
-			s := Series{Signal: sig, GPU: g, Workload: w}
+			s := Series{Signal: sig, Source: &Source{GPU: g, Workload: w}}
 			step, per := seg, int64(80) // profiling: one chunk per segment, as promquery reads it
 			if sig == SignalUtil {
 				step, per = c, 20
 			}
 			for end := testEnd.Add(-window).Add(step); !end.After(testEnd); end = end.Add(step) {
-				s.Chunks = append(s.Chunks, Chunk{End: end, Moments: MomentsFromStats(float64(per), v, v/100, v*0.98, v*1.02)})
+				s.Chunks = append(s.Chunks, Chunk{End: At(end), Moments: MomentsFromStats(float64(per), v, v/100, v*0.98, v*1.02)})
 			}
 			series = append(series, s)
 		}

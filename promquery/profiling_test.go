@@ -168,8 +168,8 @@ func checkProfilingRead(t *testing.T, api promquery.API, series []fleet.Series, 
 			t.Errorf("%s of %s: %d chunks, want at most %d segments", s.Signal, s.GPU.UUID, len(s.Chunks), promquery.DefaultSegments)
 		}
 		for _, c := range s.Chunks {
-			if d := readEnd.Sub(c.End); d < 0 || d%res.Input.Segment != 0 {
-				t.Errorf("%s of %s: chunk ends at %s, off the segment grid", s.Signal, s.GPU.UUID, c.End)
+			if d := readEnd.Sub(c.End.Time()); d < 0 || d%res.Input.Segment != 0 {
+				t.Errorf("%s of %s: chunk ends at %s, off the segment grid", s.Signal, s.GPU.UUID, c.End.Time())
 			}
 		}
 		if len(s.Chunks) == promquery.DefaultSegments {

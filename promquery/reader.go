@@ -190,8 +190,7 @@ type labelSet struct {
 	text   string // metric.String(): the sort key and the name in warnings
 	// What the labels attribute the GPU to, once attributed.
 	attributed bool
-	gpu        analyzer.GPU
-	workload   analyzer.Workload
+	source     *analyzer.Source
 	// trusted: the exporter served it (TrustedTargets); decided with the
 	// attribution.
 	trusted bool
@@ -202,11 +201,11 @@ type labelSet struct {
 }
 
 // sink joins one statistic of a family's answers.
-func (js *joinedSet) sink(stat int, sig analyzer.Signal, metric string, g grid, want uint8) sampleSink {
+func (js *joinedSet) sink(stat int, col *column) sampleSink {
 	return func(l seriesLabels, pts []model.SamplePair) error {
 		js.mu.Lock()
 		defer js.mu.Unlock()
-		j, err := js.joinedFor(l, sig, metric, g, want)
+		j, err := js.joinedFor(l, col)
 		if err != nil {
 			return err
 		}
@@ -268,13 +267,13 @@ func (r *Reader) readFamily(ctx context.Context, fam family, lone bool, base []*
 			ms = append(slices.Clip(base), m)
 		}
 		sel := rangeOver(selector(fam.metric, ms), chunk, sem)
-		grd := newGrid(end, window, chunk)
+		col := &column{signal: fam.signal, metric: fam.metric, grid: newGrid(end, window, chunk), want: want}
 		if fam.windowed && chunk == window {
 			for i, s := range stats {
 				if want&(1<<i) == 0 {
 					continue
 				}
-				q, sink := chunkExpr(s, sel), joined.sink(i, fam.signal, fam.metric, grd, want)
+				q, sink := chunkExpr(s, sel), joined.sink(i, col)
 				g.Go(func() error {
 					ws, err := r.query(gctx, q, end, sink)
 					joined.warn(ws)
@@ -291,7 +290,7 @@ func (r *Reader) readFamily(ctx context.Context, fam family, lone bool, base []*
 				if want&(1<<i) == 0 {
 					continue
 				}
-				q, sink := chunkExpr(s, sel), joined.sink(i, fam.signal, fam.metric, grd, want)
+				q, sink := chunkExpr(s, sel), joined.sink(i, col)
 				g.Go(func() error {
 					ws, err := r.queryRange(gctx, q, v1.Range{Start: sl.First, End: sl.Last, Step: chunk}, sink)
 					joined.warn(ws)
@@ -441,20 +440,27 @@ func (r *Reader) seriesPerNode(ctx context.Context, metric string, base []*label
 }
 
 // joinedSeries holds the five statistics of one series per chunk end, in
-// slices indexed by the chunk's position on its grid: no map, no pointer
-// per point. They are held in the analyzer's own Chunk (Count, Mean, Min
-// and Max in place, the stddev in M2 until build squares it), so build
-// hands them over without a copy.
+// a slice indexed by the chunk's position on its column's grid: no map, no
+// pointer per point. They are held in the analyzer's own Chunk (Count, Mean,
+// Min and Max in place, the stddev in M2 until build squares it, and which
+// statistics arrived in BadSamples until build sets it), so build hands
+// them over without a copy. It is three words and two pointers: a fleet
+// holds one per GPU and signal (170,000 at 10,000 GPUs).
 type joinedSeries struct {
+	col    *column
+	labels *labelSet
+	chunks []analyzer.Chunk
+}
+
+// column is what the series of one family's queries share: the signal and
+// metric they are joined under, the grid their points fall on, and want,
+// the mask of the statistics read for the family (the others are filled
+// in: min = max = mean, stddev 0).
+type column struct {
 	signal analyzer.Signal
 	metric string
-	labels *labelSet
 	grid   grid
-	chunks []analyzer.Chunk
-	seen   []uint8 // bit i set: stats[i] present
-	// want is the mask of the statistics read for this series' family; the
-	// others are filled in (min = max = mean, stddev 0).
-	want uint8
+	want   uint8
 }
 
 // allStats is the mask of every statistic: chunked families read them all.
@@ -491,20 +497,20 @@ func (g grid) end(i int) model.Time { return g.start + model.Time(int64(i+1)*g.s
 // under both of its names (DCGM 4.6's and the old alias) is two series of
 // one signal, of which the analyzer counts the fuller per chunk, never
 // both. Call with js.mu held.
-func (js *joinedSet) joinedFor(l seriesLabels, sig analyzer.Signal, metric string, g grid, want uint8) (*joinedSeries, error) {
+func (js *joinedSet) joinedFor(l seriesLabels, col *column) (*joinedSeries, error) {
 	ls, err := js.labelSetOf(l)
 	if err != nil {
 		return nil, err
 	}
 	for _, j := range ls.signals {
-		if j.signal == sig && j.metric == metric {
+		if j.col.signal == col.signal && j.col.metric == col.metric {
 			return j, nil
 		}
 	}
 	if ls.signals == nil {
 		ls.signals = make([]*joinedSeries, 0, js.families)
 	}
-	j := &joinedSeries{signal: sig, metric: metric, labels: ls, grid: g, chunks: make([]analyzer.Chunk, g.n), seen: make([]uint8, g.n), want: want}
+	j := &joinedSeries{col: col, labels: ls, chunks: make([]analyzer.Chunk, col.grid.n)}
 	ls.signals = append(ls.signals, j)
 	return j, nil
 }
@@ -545,7 +551,7 @@ func (js *joinedSet) labelSetOf(l seriesLabels) (*labelSet, error) {
 // set records one statistic at t; a point off the grid is outside the
 // window and dropped.
 func (j *joinedSeries) set(t model.Time, stat int, v float64) {
-	i := j.grid.index(t)
+	i := j.col.grid.index(t)
 	if i < 0 {
 		return
 	}
@@ -562,7 +568,7 @@ func (j *joinedSeries) set(t model.Time, stat int, v float64) {
 	case 4:
 		c.Max = v
 	}
-	j.seen[i] |= 1 << stat
+	c.BadSamples |= 1 << stat // the statistics seen, until build
 }
 
 // build turns joined statistics into analyzer series, re-reading chunks that
@@ -579,7 +585,7 @@ func (r *Reader) build(ctx context.Context, res *Result, joined *joinedSet, warn
 		ls.signals = nil // each joined series is garbage once built
 	}
 	slices.SortFunc(order, func(a, b *joinedSeries) int {
-		return cmp.Or(cmp.Compare(a.signal, b.signal), cmp.Compare(a.labels.text, b.labels.text), cmp.Compare(a.metric, b.metric))
+		return cmp.Or(cmp.Compare(a.col.signal, b.col.signal), cmp.Compare(a.labels.text, b.labels.text), cmp.Compare(a.col.metric, b.col.metric))
 	})
 	// The series sized up front (growing 170,000 of them one append at a
 	// time leaves as much garbage again), and each one's chunks built in
@@ -592,7 +598,7 @@ func (r *Reader) build(ctx context.Context, res *Result, joined *joinedSet, warn
 		ls := j.labels
 		first := !ls.attributed
 		if first {
-			ls.gpu, ls.workload, ls.attributed = r.attr.gpu(ls.metric), r.attr.workload(ls.metric), true
+			ls.source, ls.attributed = &analyzer.Source{GPU: r.attr.gpu(ls.metric), Workload: r.attr.workload(ls.metric), Origin: origin(ls)}, true
 			ls.trusted = r.attr.trust.trusted(ls.metric)
 			job := string(ls.metric[labelJob])
 			if jobs[job] == nil {
@@ -606,25 +612,27 @@ func (r *Reader) build(ctx context.Context, res *Result, joined *joinedSet, warn
 		if !ls.trusted {
 			// Forged: reported with what it claims, never judged, whatever
 			// namespace filter the claim would pass.
-			forged.add(ls.metric, j.metric, Claim{Workload: ls.workload, GPU: ls.gpu}, first)
+			forged.add(ls.metric, j.col.metric, Claim{Workload: ls.source.Workload, GPU: ls.source.GPU}, first)
 			continue
 		}
-		if !r.attr.wanted(ls.workload) {
+		if !r.attr.wanted(ls.source.Workload) {
 			continue
 		}
-		s := analyzer.Series{Signal: j.signal, GPU: ls.gpu, Workload: ls.workload}
+		col := j.col
+		s := analyzer.Series{Signal: col.signal, Source: ls.source}
 		lo, hi := r.validMin, r.validMax
-		if j.signal != analyzer.SignalUtil {
-			lo, hi = j.signal.ValidRange()
+		if col.signal != analyzer.SignalUtil {
+			lo, hi = col.signal.ValidRange()
 		}
 		kept := 0 // chunks kept, at the front of j.chunks
-		for i, seen := range j.seen {
+		for i := range j.chunks {
+			seen := uint8(j.chunks[i].BadSamples) // until here, the statistics seen
 			if seen == 0 {
 				continue
 			}
-			t := j.grid.end(i)
+			t := col.grid.end(i)
 			v := j.chunks[i].Moments // M2 holds the stddev
-			if seen != j.want && j.want == allStats && droppedNaN(seen, v) {
+			if seen != col.want && col.want == allStats && droppedNaN(seen, v) {
 				// Count, min and max are there: the mean or the stddev is not.
 				if seen&(1<<1) == 0 {
 					v.Mean = math.NaN()
@@ -632,19 +640,19 @@ func (r *Reader) build(ctx context.Context, res *Result, joined *joinedSet, warn
 				if seen&(1<<2) == 0 {
 					v.M2 = math.NaN()
 				}
-			} else if seen != j.want {
+			} else if seen != col.want {
 				warn([]string{fmt.Sprintf("incomplete statistics for %s at %s: the server answered some of the five queries only", j.labels.text, t.Time().UTC().Format(time.RFC3339))})
 				continue
 			}
-			if j.want&(1<<2) == 0 {
+			if col.want&(1<<2) == 0 {
 				v.M2 = 0
 			}
-			if j.want&(1<<3|1<<4) == 0 {
+			if col.want&(1<<3|1<<4) == 0 {
 				v.Min, v.Max = v.Mean, v.Mean
 			}
-			c := analyzer.Chunk{End: t.Time(), Moments: analyzer.MomentsFromStats(float64(v.Count), v.Mean, v.M2, v.Min, v.Max)}
+			c := analyzer.Chunk{End: analyzer.Instant(t), Moments: analyzer.MomentsFromStats(float64(v.Count), v.Mean, v.M2, v.Min, v.Max)}
 			if !c.Valid(lo, hi) {
-				if j.signal == analyzer.SignalUtil && res.Rereads < r.cfg.MaxRereads {
+				if col.signal == analyzer.SignalUtil && res.Rereads < r.cfg.MaxRereads {
 					res.Rereads++
 					var err error
 					if c, err = r.reread(ctx, j.labels.metric, t.Time(), res.Input.Chunk, res.Semantics, warn); err != nil {
@@ -653,7 +661,7 @@ func (r *Reader) build(ctx context.Context, res *Result, joined *joinedSet, warn
 				} else {
 					// Too many bad chunks to re-read, or a profiling signal
 					// (never re-read): exclude the chunk whole.
-					c = analyzer.Chunk{End: t.Time(), BadSamples: v.Count}
+					c = analyzer.Chunk{End: analyzer.Instant(t), BadSamples: v.Count}
 				}
 			}
 			j.chunks[kept] = c
@@ -670,6 +678,17 @@ func (r *Reader) build(ctx context.Context, res *Result, joined *joinedSet, warn
 	}
 	slices.SortFunc(res.Jobs, func(a, b JobSeries) int { return cmp.Compare(a.Job, b.Job) })
 	return nil
+}
+
+// origin names the scrape target of a label set: its instance and job, the
+// labels Prometheus sets on every target; all its labels when it has
+// neither.
+func origin(ls *labelSet) string {
+	inst, job := ls.metric[model.InstanceLabel], ls.metric[model.JobLabel]
+	if inst == "" && job == "" {
+		return ls.text
+	}
+	return fmt.Sprintf("instance %q (job %q)", inst, job)
 }
 
 // droppedNaN reports whether the statistics missing from a chunk are NaN
@@ -701,7 +720,7 @@ func (r *Reader) reread(ctx context.Context, m model.Metric, end time.Time, chun
 		}
 	}
 	mo, bad := analyzer.MomentsOf(samples, r.validMin, r.validMax)
-	return analyzer.Chunk{End: end, Moments: mo, BadSamples: bad}, nil
+	return analyzer.Chunk{End: analyzer.At(end), Moments: mo, BadSamples: bad}, nil
 }
 
 func dedupe(ws []string) []string {

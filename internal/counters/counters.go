@@ -149,6 +149,10 @@ func WriteInventory(w io.Writer, inv analyzer.Inventory) error {
 		fmt.Fprintf(w, "Profiler faults: %d GPUs' profiling fields disagree with their utilization (zeros or a frozen reading on a busy GPU); they are judged on utilization alone.\n",
 			inv.ProfilerFaults)
 	}
+	if inv.SeriesDisagree > 0 {
+		fmt.Fprintf(w, "Disagreeing series: %d GPUs are served by two series that report different values (two exporters, or a stale one); their verdicts are never enforceable. scan's evidence names both.\n",
+			inv.SeriesDisagree)
+	}
 	missing := inv.Missing()
 	if len(missing) == 0 {
 		_, err := fmt.Fprintln(w, "\nEvery signal the detector judges on is exported.")

@@ -50,6 +50,7 @@ type Metrics struct {
 	leader         prometheus.Gauge
 	noProfiling    prometheus.Gauge
 	profilerFault  prometheus.Gauge
+	seriesDisagree prometheus.Gauge
 	vetoed         prometheus.Gauge
 	suspectRule    *prometheus.GaugeVec
 	busyNoPod      *prometheus.GaugeVec
@@ -130,6 +131,8 @@ func New() *Metrics {
 		Help: "GPUs judged in the last cycle without dcgm profiling metrics: only the utilization rule applied to them."})
 	m.profilerFault = prometheus.NewGauge(prometheus.GaugeOpts{Name: "miner_detector_gpus_profiler_fault",
 		Help: "GPUs whose profiling fields disagreed with their utilization in the last cycle (every field 0, or a frozen reading, on a busy GPU): judged on utilization alone, never on strong evidence."})
+	m.seriesDisagree = prometheus.NewGauge(prometheus.GaugeOpts{Name: "miner_detector_gpus_series_disagree",
+		Help: "GPUs two of whose trusted series reported different values for one chunk in the last cycle (two exporters, or a stale one): their verdicts are never enforceable."})
 	m.vetoed = prometheus.NewGauge(prometheus.GaugeOpts{Name: "miner_detector_training_vetoes",
 		Help: "GPUs the flat-high-utilization rule flagged but the training veto spared (busy math pipes) in the last cycle."})
 	m.suspectRule = prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "miner_detector_suspect_pod_rule",
@@ -149,7 +152,7 @@ func New() *Metrics {
 	m.strongPossible = prometheus.NewGauge(prometheus.GaugeOpts{Name: "miner_detector_gpus_strong_evidence_possible",
 		Help: "GPUs exporting the tensor, FP32 and FP64 pipes: a miner verdict on them can reach strong (deletable) evidence."})
 	m.untrusted = newUntrustedGauge()
-	for _, c := range []prometheus.Collector{m.repeatOffender, m.ownerDeletions, m.suspectOwner, m.overBudget, m.budget, m.signalGPUs, m.ruleGPUs, m.strongPossible, m.noProfiling, m.profilerFault, m.vetoed, m.suspectRule, m.busyNoPod, m.leader, m.ticksSkipped, m.silencesErr, m.suspectCover, m.strikes, m.capped, m.schedule, m.enforce, m.cycles, m.duration, m.lastSuccess, m.gpus, m.unattributed, m.badSamples,
+	for _, c := range []prometheus.Collector{m.repeatOffender, m.ownerDeletions, m.suspectOwner, m.overBudget, m.budget, m.signalGPUs, m.ruleGPUs, m.strongPossible, m.noProfiling, m.profilerFault, m.seriesDisagree, m.vetoed, m.suspectRule, m.busyNoPod, m.leader, m.ticksSkipped, m.silencesErr, m.suspectCover, m.strikes, m.capped, m.schedule, m.enforce, m.cycles, m.duration, m.lastSuccess, m.gpus, m.unattributed, m.badSamples,
 		m.pods, m.suspect, m.suspectMean, m.suspectStdDev, m.actions, m.queries, m.querySeries, m.queryPeak,
 		m.windowSeconds, m.scrapeInterval, m.untrusted} {
 		f(c)
@@ -240,6 +243,7 @@ func (m *Metrics) Report(r analyzer.Report) {
 	}
 	m.noProfiling.Set(float64(noProfiling))
 	m.profilerFault.Set(float64(r.Inventory.ProfilerFaults))
+	m.seriesDisagree.Set(float64(r.Inventory.SeriesDisagree))
 	m.vetoed.Set(float64(vetoed))
 	m.signalGPUs.Reset()
 	for _, role := range analyzer.Roles() {
