@@ -137,14 +137,7 @@ func (c Chunk) samples() int64 { return c.Count + c.BadSamples }
 // interval known, the fuller counts. Chunks outside the window are ignored.
 func (g *group) chunks(sig Signal) []Chunk {
 	out := make([]Chunk, g.window.n)
-	capacity := int64(-1)
-	if g.window.interval > 0 {
-		span := g.window.profSpan
-		if p, _ := g.primary(); sig == p {
-			span = g.window.chunk
-		}
-		capacity = int64(sharedLoad * float64(span) / float64(g.window.interval))
-	}
+	capacity := g.capacity(sig)
 	for _, s := range g.series.of(sig) {
 		for _, c := range s.Chunks {
 			i := g.window.index(c.End)
