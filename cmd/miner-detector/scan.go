@@ -15,7 +15,7 @@ func scanCommand(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	c.fs.StringVar(&c.at, "at", "", "evaluate the window ending at this time: RFC 3339 or Unix seconds (default now)")
 	output := c.fs.String("output", "table", "table or json")
 	allPods := c.fs.Bool("all-pods", false, "table: list every pod, benign ones included (default: findings and a summary)")
-	curves := c.fs.String("curves", "findings", "json: whose per-chunk evidence curves to print, findings or all")
+	curves := c.fs.String("curves", "findings", "json: whose per-chunk evidence curves and per-signal numbers to print, findings or all")
 	cfg, err := c.load(args)
 	if err != nil {
 		return err

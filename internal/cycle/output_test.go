@@ -61,3 +61,56 @@ func indented(t *testing.T, compact []byte) []byte {
 	}
 	return append(out.Bytes(), '\n')
 }
+
+// The default JSON view keeps a finding's GPUs whole and leaves out a benign
+// GPU's per-signal numbers; --curves all keeps every GPU's.
+func TestJSONViewLeavesOutBenignSignalNumbers(t *testing.T) {
+	cfg := config.Default()
+	cfg.Prometheus.URL = "http://unused.invalid"
+	c, err := cycle.New(cfg, cycle.Deps{API: fleetPrometheus(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := c.Run(context.Background(), end)
+	if err != nil {
+		t.Fatal(err)
+	}
+	count := func(v cycle.View) (findingGPUs, findingWithSignals, benignGPUs, benignWithSignals int) {
+		doc := res.JSONView(v)
+		for _, p := range doc.Pods {
+			for _, g := range p.GPUs {
+				if p.Verdict == "benign" {
+					benignGPUs++
+					if len(g.Signals) > 0 {
+						benignWithSignals++
+					}
+					continue
+				}
+				findingGPUs++
+				if len(g.Signals) > 0 {
+					findingWithSignals++
+				}
+			}
+		}
+		for _, g := range doc.UnattributedGPUs {
+			if g.Verdict == "benign" && len(g.Signals) > 0 {
+				benignWithSignals++
+			}
+		}
+		return
+	}
+	fg, fs, bg, bs := count(cycle.View{})
+	if fg == 0 || bg == 0 {
+		t.Fatalf("fleet has %d finding and %d benign GPUs, want both", fg, bg)
+	}
+	if fs == 0 {
+		t.Errorf("default view: no finding GPU carries its signal numbers")
+	}
+	if bs != 0 {
+		t.Errorf("default view: %d benign GPUs carry signal numbers, want 0", bs)
+	}
+	_, fsAll, _, bsAll := count(cycle.View{AllCurves: true})
+	if fsAll != fs || bsAll == 0 {
+		t.Errorf("--curves all: %d finding and %d benign GPUs carry signal numbers, want %d and more than 0", fsAll, bsAll, fs)
+	}
+}
