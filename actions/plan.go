@@ -312,7 +312,18 @@ func decideDeletion(r analyzer.PodReport, strikes int, p Policy, deletions *int)
 	if !p.Enforce {
 		return StepSkipDelete, node, ReasonDryRun
 	}
-	return StepDelete, node, fmt.Sprintf("strike %d of %d", strikes, p.StrikesToEnforce)
+	reason := fmt.Sprintf("strike %d of %d", strikes, p.StrikesToEnforce)
+	if p.forgerLosesDoubt(r.PodKey) && !strongEnough(r, p) {
+		reason += "; " + ReasonForgerWeakEvidence
+	}
+	return StepDelete, node, reason
+}
+
+// strongEnough reports whether r is deletable without the forger opt-in.
+func strongEnough(r analyzer.PodReport, p Policy) bool {
+	p.DeleteForgersOnWeakEvidence = false
+	_, whyNot := deletionEvidence(r, p)
+	return whyNot == ""
 }
 
 // reasonCapPrefix starts the reason of a deletion the cap prevented.
@@ -341,7 +352,7 @@ func deletionEvidence(r analyzer.PodReport, p Policy) (node, whyNot string) {
 			weakest = ReasonSeriesDisagree
 			continue
 		}
-		if why := p.tooWeak(g.Strength); why != "" {
+		if why := p.tooWeakFor(r.PodKey, g.Strength); why != "" {
 			if weakest != ReasonSeriesDisagree && (weakest == "" || why == ReasonNoProfiling) {
 				weakest = why
 			}
@@ -364,6 +375,27 @@ func deletionEvidence(r analyzer.PodReport, p Policy) (node, whyNot string) {
 		return "", "miner evidence on several nodes (" + strings.Join(nodes, ", ") + "): pod name reused?"
 	}
 }
+
+// tooWeakFor is tooWeak for pod k's own GPUs: a pod that forged GPU
+// telemetry this cycle may be deleted on partial or utilization-only
+// evidence when the operator opted in (DeleteForgersOnWeakEvidence).
+func (p Policy) tooWeakFor(k analyzer.PodKey, s analyzer.Strength) string {
+	why := p.tooWeak(s)
+	if why != "" && p.forgerLosesDoubt(k) && (s == analyzer.StrengthPartial || s == analyzer.StrengthUtilizationOnly) {
+		return ""
+	}
+	return why
+}
+
+// forgerLosesDoubt reports whether pod k forged GPU telemetry this cycle
+// and the operator opted in to delete such pods on weaker evidence.
+func (p Policy) forgerLosesDoubt(k analyzer.PodKey) bool {
+	return p.DeleteForgersOnWeakEvidence && p.Forgers[k]
+}
+
+// ReasonForgerWeakEvidence ends the reason of a forging pod's deletion on
+// evidence that would not delete another pod.
+const ReasonForgerWeakEvidence = "the pod served forged GPU telemetry this cycle (actions.deleteForgersOnWeakEvidence): deletable on partial or utilization-only evidence"
 
 // tooWeak says why evidence of strength s may not delete under the policy;
 // empty when it may. Evidence the analyzer did not grade never deletes.

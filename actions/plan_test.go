@@ -119,6 +119,69 @@ func TestBuildPlan(t *testing.T) {
 			wantState: []string{"team-a/job strikes=2 notified=true"},
 		},
 		{
+			name: "enforce, strike 2, partial evidence, the pod forged telemetry, no opt-in: recorded, never deleted",
+			policy: withPolicy(enforce, func(p *Policy) {
+				p.Forgers = map[analyzer.PodKey]bool{key("team-a", "job"): true}
+			}),
+			prev:      states(map[string]PodState{"team-a/job": {Strikes: 1, Notified: true}}),
+			pods:      []analyzer.PodReport{report("team-a", "job", withStrength(gpu("gpu-node-1", "0", analyzer.Miner), analyzer.StrengthPartial))},
+			want:      []string{"team-a/job record", "team-a/job skip_delete: " + ReasonPartialEvidence},
+			wantState: []string{"team-a/job strikes=2 notified=true"},
+		},
+		{
+			name: "enforce, strike 2, deleteForgersOnWeakEvidence: the forging pod is deleted on partial and utilization-only evidence, another pod is not",
+			policy: withPolicy(enforce, func(p *Policy) {
+				p.DeleteForgersOnWeakEvidence = true
+				p.Forgers = map[analyzer.PodKey]bool{key("team-a", "job"): true, key("team-a", "util"): true}
+			}),
+			prev: states(map[string]PodState{"team-a/job": {Strikes: 1, Notified: true}, "team-a/util": {Strikes: 1, Notified: true},
+				"team-b/job": {Strikes: 1, Notified: true}}),
+			pods: []analyzer.PodReport{
+				report("team-a", "job", withStrength(gpu("gpu-node-1", "0", analyzer.Miner), analyzer.StrengthPartial)),
+				report("team-a", "util", withoutProfiling(gpu("gpu-node-2", "0", analyzer.Miner))),
+				report("team-b", "job", withStrength(gpu("gpu-node-3", "0", analyzer.Miner), analyzer.StrengthPartial)),
+			},
+			want: []string{
+				"team-a/job record", "team-a/job delete: strike 2 of 2; " + ReasonForgerWeakEvidence,
+				"team-a/util record", "team-a/util delete: strike 2 of 2; " + ReasonForgerWeakEvidence,
+				"team-b/job record", "team-b/job skip_delete: " + ReasonPartialEvidence,
+			},
+			wantState: []string{"team-a/job strikes=2 notified=true", "team-a/util strikes=2 notified=true", "team-b/job strikes=2 notified=true"},
+		},
+		{
+			name: "enforce, deleteForgersOnWeakEvidence: strong evidence deletes as always, without the forgery in its reason",
+			policy: withPolicy(enforce, func(p *Policy) {
+				p.DeleteForgersOnWeakEvidence = true
+				p.Forgers = map[analyzer.PodKey]bool{key("team-a", "job"): true}
+			}),
+			prev:      states(map[string]PodState{"team-a/job": {Strikes: 1, Notified: true}}),
+			pods:      []analyzer.PodReport{miner("team-a", "job")},
+			want:      []string{"team-a/job record", "team-a/job delete: strike 2 of 2"},
+			wantState: []string{"team-a/job strikes=2 notified=true"},
+		},
+		{
+			name: "enforce, deleteForgersOnWeakEvidence: a forging pod with benign GPUs, disagreeing series, ungraded or shared evidence is never deleted",
+			policy: withPolicy(enforce, func(p *Policy) {
+				p.DeleteForgersOnWeakEvidence = true
+				p.Forgers = map[analyzer.PodKey]bool{key("team-a", "benign"): true, key("team-a", "disagree"): true,
+					key("team-a", "ungraded"): true, key("team-a", "shared"): true}
+			}),
+			prev: states(map[string]PodState{"team-a/disagree": {Strikes: 1, Notified: true}, "team-a/ungraded": {Strikes: 1, Notified: true},
+				"team-a/shared": {Strikes: 1, Notified: true}}),
+			pods: []analyzer.PodReport{
+				benign("team-a", "benign"),
+				report("team-a", "disagree", withDisagreement(withStrength(gpu("gpu-node-1", "0", analyzer.Miner), analyzer.StrengthPartial))),
+				report("team-a", "shared", sharedWith(withStrength(gpu("gpu-node-1", "1", analyzer.Miner), analyzer.StrengthPartial), key("team-b", "x"))),
+				report("team-a", "ungraded", withStrength(gpu("gpu-node-1", "2", analyzer.Miner), "")),
+			},
+			want: []string{
+				"team-a/disagree record", "team-a/disagree skip_delete: " + ReasonSeriesDisagree,
+				"team-a/shared record", "team-a/shared skip_delete: " + ReasonSharedOnly,
+				"team-a/ungraded record", "team-a/ungraded skip_delete: " + ReasonUngraded,
+			},
+			wantState: []string{"team-a/disagree strikes=2 notified=true", "team-a/shared strikes=2 notified=true", "team-a/ungraded strikes=2 notified=true"},
+		},
+		{
 			name:      "enforce, strike 2, ungraded evidence is never deleted",
 			policy:    withPolicy(enforce, func(p *Policy) { p.DeleteOnPartialEvidence, p.DeleteWithoutProfiling = true, true }),
 			prev:      states(map[string]PodState{"team-a/job": {Strikes: 1, Notified: true}}),

@@ -36,6 +36,21 @@ type Policy struct {
 	// Operator's default counters export the tensor pipe only). Off by
 	// default: FP32 HPC looks the same on the tensor pipe alone.
 	DeleteOnPartialEvidence bool `json:"deleteOnPartialEvidence"`
+	// DeleteForgersOnWeakEvidence lets a pod that served forged GPU
+	// telemetry this cycle (Forgers) be deleted on partial or
+	// utilization-only miner evidence of its own GPUs, from the exporter's
+	// trusted series: forging is deliberate, which no telemetry fault or
+	// training job does, so it stands in for the corroboration the weaker
+	// grades lack. Off by default: a tenant running its own dcgm-exporter
+	// for its dashboards forges nothing but looks the same. It never
+	// deletes a forging pod without a miner verdict on its own GPUs, nor
+	// past any other gate (shared GPUs, disagreeing series, ungraded
+	// evidence, protection, strikes, the cap).
+	DeleteForgersOnWeakEvidence bool `json:"deleteForgersOnWeakEvidence"`
+	// Forgers are the pods that served forged GPU telemetry this cycle
+	// (promquery's untrusted targets that name their serving pod). Set by
+	// the cycle, never from configuration.
+	Forgers map[analyzer.PodKey]bool `json:"-"`
 	// EscalateAfter is how many deletions of one owner within
 	// EscalationPeriod make it a repeat offender: it is then escalated
 	// instead of its pods being deleted again.

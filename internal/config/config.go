@@ -193,6 +193,10 @@ type Actions struct {
 	// DeleteOnPartialEvidence allows deletion when only some math pipes were
 	// exported (the GPU Operator's default counters).
 	DeleteOnPartialEvidence bool `json:"deleteOnPartialEvidence"`
+	// DeleteForgersOnWeakEvidence lets a pod that served forged GPU
+	// telemetry be deleted on partial or utilization-only miner evidence of
+	// its own GPUs. Off: forging is reported, never acted on by itself.
+	DeleteForgersOnWeakEvidence bool `json:"deleteForgersOnWeakEvidence"`
 	// AlertmanagerSilences lets operators' Alertmanager silences on
 	// GPUMinerDetected also suppress deletion of the silenced pods.
 	AlertmanagerSilences AlertmanagerSilences `json:"alertmanagerSilences"`
@@ -601,6 +605,8 @@ func (c Config) Policy() actions.Policy {
 
 		DeleteWithoutProfiling:  c.Actions.DeleteWithoutProfiling,
 		DeleteOnPartialEvidence: c.Actions.DeleteOnPartialEvidence,
+
+		DeleteForgersOnWeakEvidence: c.Actions.DeleteForgersOnWeakEvidence,
 
 		EscalateAfter:    c.Actions.Owners.EscalateAfter,
 		EscalationPeriod: c.Actions.Owners.EscalationPeriod.D(),

@@ -167,6 +167,7 @@ func (c *Cycle) Run(parent context.Context, at time.Time) (res Result, err error
 	}
 	policy := c.Policy
 	policy.Owners = resolved
+	policy.Forgers = forgers(read.Untrusted)
 	if c.Silences != nil {
 		policy.Silences = c.Silences(ctx)
 		if err := policy.Silences.Err; err != nil {

@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/miner-detector/miner-detector/actions"
+	"github.com/miner-detector/miner-detector/analyzer"
 	"github.com/miner-detector/miner-detector/promquery"
 )
 
@@ -106,4 +107,20 @@ func (c *Cycle) recordUntrusted(ctx context.Context, log *slog.Logger, targets [
 		next[f.Key()] = st
 	}
 	return next
+}
+
+// forgers are the pods that served forged telemetry this cycle, as far as
+// the layout names them (a target known only by job and instance is no pod).
+func forgers(targets []promquery.UntrustedTarget) map[analyzer.PodKey]bool {
+	var out map[analyzer.PodKey]bool
+	for _, u := range targets {
+		if u.Pod == "" {
+			continue
+		}
+		if out == nil {
+			out = map[analyzer.PodKey]bool{}
+		}
+		out[analyzer.PodKey{Namespace: u.Namespace, Pod: u.Pod}] = true
+	}
+	return out
 }

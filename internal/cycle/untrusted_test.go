@@ -12,6 +12,7 @@ import (
 	"github.com/miner-detector/miner-detector/analyzer"
 	"github.com/miner-detector/miner-detector/internal/cycle"
 	"github.com/miner-detector/miner-detector/internal/metrics"
+	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes/fake"
 )
@@ -161,4 +162,73 @@ func untrustedGauge(t *testing.T, m *metrics.Metrics, namespace, pod, job string
 		}
 	}
 	return -1
+}
+
+// A miner on weak evidence (partial or utilization-only) that also serves
+// forged telemetry: never deleted by default; with
+// actions.deleteForgersOnWeakEvidence its own miner verdict deletes it, and
+// the deletion's reason says the forgery made the difference.
+func TestForgerOnWeakEvidenceDeletedOnlyWithOptIn(t *testing.T) {
+	p := fleetPrometheus(t)
+	first, err := newCycle(t, p, fake.NewClientset(), nil).Run(context.Background(), end)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var suspect *analyzer.PodReport
+	for i, pod := range first.Report.Pods {
+		if pod.Verdict != analyzer.Miner || pod.Shared || len(pod.GPUs) != 1 {
+			continue
+		}
+		if s := pod.GPUs[0].Strength; s == analyzer.StrengthPartial || s == analyzer.StrengthUtilizationOnly {
+			suspect = &first.Report.Pods[i]
+			break
+		}
+	}
+	if suspect == nil {
+		t.Fatal("the demo fleet has no single-GPU miner on partial or utilization-only evidence")
+	}
+	g := suspect.GPUs[0]
+	// It masks itself: a training-like series naming its own pod and GPU,
+	// served from its own /metrics (target labels are its own pod).
+	forged := map[string]string{"__name__": "DCGM_FI_DEV_GPU_UTIL", "job": "kubernetes-pods", "instance": "10.244.7.7:8000",
+		"namespace": suspect.Namespace, "pod": suspect.Pod, "exported_namespace": suspect.Namespace, "exported_pod": suspect.Pod,
+		"gpu": g.Index, "UUID": g.UUID, "Hostname": g.Node, "modelName": g.Model}
+	n := int(2 * time.Hour / (15 * time.Second))
+	wavy := make([]float64, n+1)
+	for i := range wavy {
+		wavy[i] = float64(40 + (i*37)%60)
+	}
+	if err := p.AppendEvery(forged, end.Add(-2*time.Hour), 15*time.Second, wavy); err != nil {
+		t.Fatal(err)
+	}
+	live := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Namespace: suspect.Namespace, Name: suspect.Pod, UID: "forger",
+		CreationTimestamp: metav1.NewTime(end.Add(-48 * time.Hour))}, Spec: corev1.PodSpec{NodeName: g.Node}}
+	for _, optIn := range []bool{false, true} {
+		kube := fake.NewClientset(live.DeepCopy())
+		c := newCycle(t, p, kube, nil)
+		c.Policy.DeleteForgersOnWeakEvidence = optIn
+		res, err := c.Run(context.Background(), end)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(res.Read.Untrusted) != 1 || res.Read.Untrusted[0].Pod != suspect.Pod {
+			t.Fatalf("opt-in %v: untrusted %+v, want the suspect %s serving", optIn, res.Read.Untrusted, suspect.PodKey)
+		}
+		var step *actions.Step
+		for i, st := range res.Plan.Steps {
+			if st.Pod == suspect.PodKey && (st.Kind == actions.StepDelete || st.Kind == actions.StepSkipDelete) {
+				step = &res.Plan.Steps[i]
+			}
+		}
+		if step == nil {
+			t.Fatalf("opt-in %v: no deletion decision for %s (verdict moved?)", optIn, suspect.PodKey)
+		}
+		_, getErr := kube.CoreV1().Pods(suspect.Namespace).Get(context.Background(), suspect.Pod, metav1.GetOptions{})
+		switch {
+		case !optIn && (step.Kind != actions.StepSkipDelete || getErr != nil):
+			t.Errorf("no opt-in: %s %q, pod lookup %v; want skip_delete and the pod alive", step.Kind, step.Reason, getErr)
+		case optIn && (step.Kind != actions.StepDelete || !strings.Contains(step.Reason, actions.ReasonForgerWeakEvidence) || getErr == nil):
+			t.Errorf("opt-in: %s %q, pod lookup %v; want delete naming the forgery and the pod gone", step.Kind, step.Reason, getErr)
+		}
+	}
 }
