@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"maps"
 	"strings"
 	"testing"
 	"time"
@@ -61,6 +62,54 @@ func TestSignalsOnTheGPUOperatorCounters(t *testing.T) {
 	}
 	if !strings.Contains(out, "Strong (deletable) evidence is possible on 0 of") {
 		t.Errorf("output does not say strong evidence is impossible:\n%s", out)
+	}
+	if strings.Contains(out, "warning:") {
+		t.Errorf("one exporter job and no forgery, yet a trust warning:\n%s", out)
+	}
+}
+
+// `signals` over a fleet where a tenant's pod, scraped by an annotation job,
+// serves a utilization series naming another pod's GPU: the table ends with
+// a warning naming that job, and the JSON document stays the inventory,
+// the warning on stderr.
+func TestSignalsWarnsOfForgedTelemetry(t *testing.T) {
+	end := time.Date(2026, 1, 5, 12, 0, 0, 0, time.UTC)
+	series := fleet.FleetSeries(fleet.DefaultFleet(end), fleet.Honor, end.Add(-2*time.Hour), end, fleet.Scrape{})
+	victim := series[0]
+	forged := fleet.Series{Labels: maps.Clone(victim.Labels), Times: victim.Times, Values: victim.Values}
+	forged.Labels["exported_namespace"], forged.Labels["exported_pod"] = victim.Labels["namespace"], victim.Labels["pod"]
+	forged.Labels["namespace"], forged.Labels["pod"] = "free-notebooks", "forger-0"
+	forged.Labels["job"], forged.Labels["instance"] = "kubernetes-pods", "10.244.9.9:8000"
+	var om bytes.Buffer
+	if err := fleet.WriteOpenMetrics(&om, append(series, forged)...); err != nil {
+		t.Fatal(err)
+	}
+	srv := promtest.Start(t, om.Bytes())
+	base := []string{"signals", "--prometheus-url", srv.URL, "--at", end.Format(time.RFC3339), "--kubeconfig", "", "--log-level", "warn"}
+	want := `warning: job "kubernetes-pods" served 1 label sets with dcgm-exporter metric names from targets that are not the exporter`
+
+	var stdout, stderr bytes.Buffer
+	if err := run(context.Background(), base, &stdout, &stderr); err != nil {
+		t.Fatalf("signals: %v\n%s", err, stderr.String())
+	}
+	if !strings.Contains(stdout.String(), want) {
+		t.Errorf("table lacks the forgery warning %q:\n%s", want, stdout.String())
+	}
+	if strings.Contains(stdout.String(), "come from 2 jobs") {
+		t.Errorf("the forging job counted as a second exporter job:\n%s", stdout.String())
+	}
+
+	stdout.Reset()
+	stderr.Reset()
+	if err := run(context.Background(), append(base, "--output", "json"), &stdout, &stderr); err != nil {
+		t.Fatalf("signals --output json: %v\n%s", err, stderr.String())
+	}
+	var inv analyzer.Inventory
+	if err := json.Unmarshal(stdout.Bytes(), &inv); err != nil {
+		t.Fatalf("stdout is not the inventory: %v\n%s", err, stdout.String())
+	}
+	if inv.GPUs == 0 || !strings.Contains(stderr.String(), want) {
+		t.Errorf("%d GPUs; stderr lacks the warning %q:\n%s", inv.GPUs, want, stderr.String())
 	}
 }
 
