@@ -133,5 +133,5 @@ func TestReadRealVictoriaMetricsExcludesBadSamples(t *testing.T) {
 
 func TestReadProfilingSignalsRealVictoriaMetrics(t *testing.T) {
 	series := profilingFleet()
-	checkProfilingRead(t, startVM(t, series), series, promquery.SemanticsAuto, promquery.LeftOpen)
+	checkProfilingRead(t, startVM(t, series), exporterSeries(series), promquery.SemanticsAuto, promquery.LeftOpen)
 }

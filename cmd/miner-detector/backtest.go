@@ -157,11 +157,14 @@ func counterSetNames() string {
 }
 
 // fleetLabels is the labelled fleet's ground truth as a labels file: its
-// miners, and its benign pods and podless GPUs, each with its class.
+// miners, and its benign pods and podless GPUs, each with its class (a pod
+// without GPUs, such as a forger, has no verdict to score).
 func fleetLabels(pods []fleet.Pod) backtest.Labels {
 	var l backtest.Labels
 	for _, p := range pods {
 		switch {
+		case len(p.GPUs) == 0:
+			// A forger without a GPU: nothing of its own to judge.
 		case p.ExpectMiner && p.Name != "":
 			l.Miners = append(l.Miners, backtest.Miner{Namespace: p.Namespace, Pod: p.Name, From: p.Start, To: p.End, Class: p.Class, Note: p.Scenario})
 		case p.ExpectMiner:

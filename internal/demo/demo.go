@@ -80,7 +80,7 @@ func Run(ctx context.Context, o Options) (Outcome, error) {
 		o.Log = slog.New(slog.DiscardHandler)
 	}
 	o.OffenderNode = or(o.OffenderNode, defaultOffenderNode)
-	out := Outcome{Fleet: append(fleet.DemoFleet(o.End), offenderPod(0, o.OffenderNode, time.Time{}))}
+	out := Outcome{Fleet: append(fleet.DemoFleet(o.End), offenderPod(0, o.OffenderNode, time.Time{}), forgerPod())}
 	controller := &replicaSet{created: 1, node: o.OffenderNode}
 
 	prom, err := embedded.OpenTemp()
@@ -190,9 +190,12 @@ func printSummary(w io.Writer, out Outcome) {
 	}
 	fmt.Fprintln(w, "\n=== summary ===")
 	fmt.Fprintf(w, "deleted (miners, 2 strikes, enforce): %s\n", join(out.Deleted))
-	var spared, kept []string
+	var spared, kept, forgers []string
 	for _, p := range out.Fleet {
-		if p.Name == "" || slices.Contains(out.Deleted, p.Key()) {
+		if p.Forges != nil {
+			forgers = append(forgers, fmt.Sprintf("%s, claiming %s's GPU (which stayed %s)", p.Key(), p.Forges.Key(), verdicts[p.Forges.Key()]))
+		}
+		if p.Name == "" || len(p.GPUs) == 0 || slices.Contains(out.Deleted, p.Key()) {
 			continue
 		}
 		if verdicts[p.Key()] == analyzer.Miner {
@@ -203,6 +206,7 @@ func printSummary(w io.Writer, out Outcome) {
 	}
 	fmt.Fprintf(w, "judged miner but not deleted (protected, shared GPU, partial or utilization-only evidence, repeat offender stopped instead): %s\n", join(kept))
 	fmt.Fprintf(w, "spared: %s\n", join(spared))
+	fmt.Fprintf(w, "forged telemetry (reported against the serving pod, never evidence against the pod it names): %s\n", join(forgers))
 	var gpus []string
 	for _, g := range last.UnattributedGPUs {
 		gpus = append(gpus, fmt.Sprintf("%s/gpu%s mean %.1f%%", g.Node, g.Index, g.Mean))
@@ -245,10 +249,11 @@ func printSummary(w io.Writer, out Outcome) {
 	for _, e := range out.Events {
 		reasons[e.Reason]++
 	}
-	fmt.Fprintf(w, "Kubernetes Events: %d GPUMinerDetected, %d GPUMinerPodDeleted, %d %s, %d %s; Slack messages: %d\n",
+	fmt.Fprintf(w, "Kubernetes Events: %d GPUMinerDetected, %d GPUMinerPodDeleted, %d %s, %d %s, %d %s; Slack messages: %d\n",
 		reasons[actions.EventReasonDetected], reasons[actions.EventReasonDeleted],
 		reasons[actions.EventReasonRepeatOffender], actions.EventReasonRepeatOffender,
-		reasons[actions.EventReasonOwnerStopped], actions.EventReasonOwnerStopped, len(out.Slack))
+		reasons[actions.EventReasonOwnerStopped], actions.EventReasonOwnerStopped,
+		reasons[actions.EventReasonUntrustedTelemetry], actions.EventReasonUntrustedTelemetry, len(out.Slack))
 	for _, r := range out.Results {
 		for _, st := range r.Plan.Steps {
 			if st.Kind == actions.StepEscalate || st.Kind == actions.StepStopOwner {
@@ -360,4 +365,18 @@ func or[T comparable](v, def T) T {
 		return def
 	}
 	return v
+}
+
+// forgerPod is a tenant pod without a GPU that serves dcgm-exporter's names
+// from its own /metrics (scraped by an annotation job), framing
+// llm-pretrain-0's GPU as a flat miner with idle pipes.
+func forgerPod() fleet.Pod {
+	const node = "gpu-node-5"
+	return fleet.Pod{
+		Namespace: "free-notebooks", Name: "jupyter-forger", Container: "notebook", Node: node,
+		Forges: &fleet.Pod{Namespace: "ml-research", Name: "llm-pretrain-0", Container: "trainer", Node: node,
+			Profile: fleet.SteadyMiner(), GPUs: []fleet.GPUSpec{fleet.GPU(node, "1")}},
+		Scenario: "a tenant serving dcgm-exporter's names from its own /metrics, framing llm-pretrain-0's GPU as a flat " +
+			"miner: untrusted telemetry, reported against the forger; the framed pod stays benign",
+	}
 }

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/miner-detector/miner-detector/actions"
 	"github.com/miner-detector/miner-detector/analyzer"
 )
 
@@ -170,15 +171,42 @@ func TestDemo(t *testing.T) {
 		reasons["GPUMinerRepeatOffender"] != 1 || reasons["GPUMinerOwnerStopped"] != 1 {
 		t.Errorf("events %v, want 16 GPUMinerDetected, %d GPUMinerPodDeleted, one GPUMinerRepeatOffender and one GPUMinerOwnerStopped", reasons, len(wantDeleted))
 	}
-	// One Slack thread per new finding over three cycles: no repeats.
-	var top int
+	// One Slack thread per new finding over three cycles: no repeats; and
+	// one message for the standing forgery.
+	var top, forgeries int
 	for _, p := range o.Slack {
-		if p.ThreadTS == "" {
+		switch {
+		case strings.HasPrefix(p.Text, "Untrusted telemetry: pod free-notebooks/jupyter-forger"):
+			forgeries++
+		case p.ThreadTS == "":
 			top++
 		}
 	}
-	if top != 16 {
-		t.Errorf("%d new Slack threads, want 16 (one per miner pod)", top)
+	if top != 16 || forgeries != 1 {
+		t.Errorf("%d new Slack threads and %d forgery posts, want 16 (one per miner pod) and 1", top, forgeries)
+	}
+	// The forger is reported on its own pod, once, counted every cycle;
+	// the pod it frames stays benign in every cycle and is never deleted.
+	if reasons[actions.EventReasonUntrustedTelemetry] != 1 {
+		t.Errorf("%d %s events, want 1", reasons[actions.EventReasonUntrustedTelemetry], actions.EventReasonUntrustedTelemetry)
+	}
+	for _, e := range o.Events {
+		if e.Reason == actions.EventReasonUntrustedTelemetry && (e.InvolvedObject.Name != "jupyter-forger" || int(e.Count) != len(o.Results)) {
+			t.Errorf("%s event on %s count %d, want jupyter-forger counted %d times", e.Reason, e.InvolvedObject.Name, e.Count, len(o.Results))
+		}
+	}
+	for i, r := range o.Results {
+		if len(r.Read.Untrusted) != 1 || r.Read.Untrusted[0].Pod != "jupyter-forger" {
+			t.Errorf("cycle %d: untrusted %+v, want jupyter-forger", i+1, r.Read.Untrusted)
+		}
+		for _, p := range r.Report.Pods {
+			if p.PodKey.String() == "ml-research/llm-pretrain-0" && p.Verdict != analyzer.Benign {
+				t.Errorf("cycle %d: the framed pod is %s: %s", i+1, p.Verdict, p.Evidence.Reason)
+			}
+		}
+	}
+	if slices.Contains(o.Deleted, "ml-research/llm-pretrain-0") || !slices.Contains(o.Remained, "ml-research/llm-pretrain-0") {
+		t.Errorf("the framed pod was deleted")
 	}
 	for _, want := range []string{"=== cycle 6 of 6 ===", "deleted (miners, 2 strikes, enforce)", "GPUs with no pod: gpu-node-3/gpu1 mean 99.",
 		"gpu-node-6 exports hopper-all-dcp",

@@ -223,5 +223,12 @@ func LabelledFleet(end time.Time) []Pod {
 			Scenario: "training with dips on an H100 whose profiling fields froze 8 hours before the end: a profiler_fault, " +
 				"judged on utilization alone, benign (its dips fail the utilization rule)",
 		},
+		{
+			Namespace: "free-notebooks", Name: "jupyter-forger", Container: "notebook", Node: n2,
+			Forges: &Pod{Namespace: "ml-research", Name: "finetune-7b-0", Container: "trainer", Node: n2,
+				Profile: SteadyMiner(), GPUs: []GPUSpec{GPU(n2, "0")}},
+			Scenario: "a tenant without a GPU serving dcgm-exporter's names from its own /metrics, framing finetune-7b-0's GPU " +
+				"as a flat idle-pipe miner: untrusted telemetry, never evidence; finetune-7b-0 stays benign",
+		},
 	}
 }

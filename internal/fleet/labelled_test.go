@@ -29,8 +29,24 @@ func TestLabelledFleetScenarios(t *testing.T) {
 	for _, p := range DefaultFleet(testEnd) {
 		defaultNodes[p.Node] = true
 	}
-	keys := map[string]bool{}
+	classes := map[string]string{}
 	for _, p := range pods {
+		classes[p.Key()] = p.Class
+	}
+	keys := map[string]bool{}
+	var judged []Pod
+	for _, p := range pods {
+		if p.Forges != nil && len(p.GPUs) == 0 {
+			// A forger without a GPU of its own: no verdict to score; it
+			// must frame a legitimate pod of the fleet, on that pod's node
+			// and GPU.
+			v := p.Forges
+			if classes[v.Key()] != ClassLegitimate || len(v.GPUs) != 1 || len(ForgedSeries(p, testEnd.Add(-time.Hour), testEnd, Scrape{})) != 1 {
+				t.Errorf("forger %s: frames %s (class %q, %d GPUs), want one GPU of a legitimate pod", p.Key(), v.Key(), classes[v.Key()], len(v.GPUs))
+			}
+			continue
+		}
+		judged = append(judged, p)
 		if p.Name != "" && keys[p.Key()] {
 			t.Errorf("pod %s listed twice", p.Key())
 		}
@@ -124,7 +140,7 @@ func TestLabelledFleetScenarios(t *testing.T) {
 	}
 	for _, sc := range scenarios {
 		var matched []string
-		for _, p := range pods {
+		for _, p := range judged {
 			if !sc.match(p) {
 				continue
 			}

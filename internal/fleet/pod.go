@@ -54,6 +54,12 @@ type Pod struct {
 	// Class is what kind of miner or workload the pod is, in a backtest's
 	// per-class score (one of the Class* constants, or empty).
 	Class string
+	// Forges, when set, is the pod whose GPU series this pod serves from
+	// its own /metrics, scraped by an annotation job without honor_labels:
+	// forged telemetry (see ForgedSeries). Its GPUs and Profile are what
+	// the forgery claims; the forging pod's own GPUs, if any, are exported
+	// as usual.
+	Forges *Pod
 }
 
 // Key is "namespace/name", or "node/-" for GPUs with no pod.

@@ -1,6 +1,7 @@
 package fleet
 
 import (
+	"fmt"
 	"slices"
 	"strings"
 	"time"
@@ -156,8 +157,47 @@ func FleetSeries(pods []Pod, layout Layout, from, to time.Time, s Scrape) []Seri
 		for _, g := range p.GPUs {
 			out = append(out, gpuSeries(p, g, layout, from, to, s, metrics, peers > 1, b)...)
 		}
+		out = append(out, ForgedSeries(p, from, to, s)...)
 	}
 	return out
+}
+
+// Forger scrape identity: the annotation job (`prometheus.io/scrape`) of a
+// kube-prometheus setup that scrapes tenant pods, and the port the forging
+// pod serves on.
+const (
+	ForgerJob  = "kubernetes-pods"
+	forgerPort = "8000"
+)
+
+// ForgedSeries are the series p serves when it forges (p.Forges): the
+// series p.Forges's GPUs would have under s, over p's own life, as
+// Prometheus stores them from a tenant target without honor_labels: the
+// claimed workload in exported_namespace/exported_pod/exported_container,
+// the forging pod in namespace/pod/container, job ForgerJob. The same in
+// both layouts: the exporter's job settings do not reach a tenant target.
+// Nil when p forges nothing.
+func ForgedSeries(p Pod, from, to time.Time, s Scrape) []Series {
+	if p.Forges == nil {
+		return nil
+	}
+	claimed := *p.Forges
+	claimed.Start, claimed.End, claimed.Forges = p.Start, p.End, nil
+	var out []Series
+	for _, ser := range FleetSeries([]Pod{claimed}, Honor, from, to, s) {
+		l := ser.Labels
+		l["exported_namespace"], l["exported_pod"], l["exported_container"] = l["namespace"], l["pod"], l["container"]
+		l["namespace"], l["pod"], l["container"] = p.Namespace, p.Name, p.Container
+		l["job"], l["instance"] = ForgerJob, forgerInstance(p)+":"+forgerPort
+		out = append(out, ser)
+	}
+	return out
+}
+
+// forgerInstance is a pod IP for p, deterministic in its key.
+func forgerInstance(p Pod) string {
+	h := uuidSeed(p.Key())
+	return fmt.Sprintf("10.244.%d.%d", h%250+1, (h>>8)%250+2)
 }
 
 // gpuSeries is FleetSeries for GPU g of p. nvlink says whether g has NVLink

@@ -4,6 +4,7 @@ import (
 	"maps"
 	"math"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 )
@@ -173,7 +174,9 @@ func TestFleetSeriesDefaultsToUtilization(t *testing.T) {
 			}
 		}
 	}
-	if i != len(def) {
+	// After the GPUs' own series come the forger's (TestForgedSeries), the
+	// fleet's last pod.
+	if last := pods[len(pods)-1]; i+len(ForgedSeries(last, from, testEnd, Scrape{})) != len(def) {
 		t.Errorf("%d series, %d expected", len(def), i)
 	}
 }
@@ -186,7 +189,12 @@ func TestFleetSeriesAllMetrics(t *testing.T) {
 	from := testEnd.Add(-time.Hour)
 	series := FleetSeries(pods, Exported, from, testEnd, Scrape{Metrics: AllMetrics()})
 	byGPU := map[string]map[string]Series{}
+	forged := 0
 	for _, s := range series {
+		if s.Labels["job"] == ForgerJob {
+			forged++ // the forger's, checked in TestForgedSeries
+			continue
+		}
 		k := seriesKey(s.Labels)
 		if byGPU[k] == nil {
 			byGPU[k] = map[string]Series{}
@@ -244,8 +252,8 @@ func TestFleetSeriesAllMetrics(t *testing.T) {
 			}
 		}
 	}
-	if len(byGPU) != gpus {
-		t.Errorf("series for %d GPUs, want %d", len(byGPU), gpus)
+	if len(byGPU) != gpus || forged == 0 {
+		t.Errorf("series for %d GPUs, want %d; %d forged series, want the forger's", len(byGPU), gpus, forged)
 	}
 }
 
@@ -354,5 +362,38 @@ func TestFleetSeriesBadValuesPerMetric(t *testing.T) {
 	series[0].Times[0] = time.Time{}
 	if series[1].Times[0].IsZero() {
 		t.Error("two series share one Times slice")
+	}
+}
+
+// A forger's series are the claimed GPU's, as Prometheus stores a tenant
+// target's without honor_labels: the claim in exported_*, the forger in
+// namespace/pod, the annotation job; the same in both exporter layouts, on
+// the forger's own life, and with the claimed profile's values.
+func TestForgedSeries(t *testing.T) {
+	victim := Pod{Namespace: "ml-research", Name: "train-0", Container: "trainer", Node: "n1", Profile: SteadyMiner(), GPUs: []GPUSpec{GPU("n1", "0")}}
+	forger := Pod{Namespace: "free-notebooks", Name: "forger-0", Container: "notebook", Node: "n1", Forges: &victim,
+		Start: testEnd.Add(-30 * time.Minute)}
+	from := testEnd.Add(-time.Hour)
+	for _, layout := range []Layout{Honor, Exported} {
+		series := FleetSeries([]Pod{forger}, layout, from, testEnd, Scrape{Metrics: []string{MetricGPUUtil, MetricTensorActive}})
+		if len(series) != 2 {
+			t.Fatalf("%s: %d series, want 2 (utilization and tensor)", layout, len(series))
+		}
+		for _, s := range series {
+			l := s.Labels
+			if l["exported_namespace"] != "ml-research" || l["exported_pod"] != "train-0" || l["exported_container"] != "trainer" ||
+				l["namespace"] != "free-notebooks" || l["pod"] != "forger-0" || l["job"] != ForgerJob ||
+				l["UUID"] != victim.GPUs[0].UUID || l["gpu"] != "0" || !strings.HasSuffix(l["instance"], ":8000") {
+				t.Errorf("%s: forged labels %v", layout, l)
+			}
+			if len(s.Times) == 0 || s.Times[0].Before(forger.Start) {
+				t.Errorf("%s: forged samples from %v, want within the forger's life from %v", layout, s.Times[0], forger.Start)
+			}
+			if s.Labels["__name__"] == MetricGPUUtil {
+				if v, _ := victim.Profile.Value(MetricGPUUtil, victim.GPUs[0].Seed(), s.Times[0]); v != s.Values[0] {
+					t.Errorf("%s: forged utilization %v, the claimed profile says %v", layout, s.Values[0], v)
+				}
+			}
+		}
 	}
 }
