@@ -45,7 +45,9 @@ type Policy struct {
 	// for its dashboards forges nothing but looks the same. It never
 	// deletes a forging pod without a miner verdict on its own GPUs, nor
 	// past any other gate (shared GPUs, disagreeing series, ungraded
-	// evidence, protection, strikes, the cap).
+	// evidence, protection, strikes, the cap). It believes the serving pod
+	// a forgery names, which only holds where no scrape job honors labels
+	// on tenant targets (see the README's trust boundary).
 	DeleteForgersOnWeakEvidence bool `json:"deleteForgersOnWeakEvidence"`
 	// Forgers are the pods that served forged GPU telemetry this cycle
 	// (promquery's untrusted targets that name their serving pod). Set by
