@@ -1,6 +1,7 @@
 package actions
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -82,7 +83,7 @@ func (k KubeEvents) Record(ctx context.Context, f Finding) error {
 func (k KubeEvents) upsert(ctx context.Context, namespace, name string, ref corev1.ObjectReference,
 	reason, message, host string, count int) error {
 	now := metav1.NewTime(k.now())
-	component := or(k.Component, "miner-detector")
+	component := cmp.Or(k.Component, "miner-detector")
 	ev := &corev1.Event{
 		ObjectMeta:          metav1.ObjectMeta{Name: name, Namespace: namespace},
 		InvolvedObject:      ref,

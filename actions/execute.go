@@ -1,6 +1,7 @@
 package actions
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -191,7 +192,7 @@ func (e Executor) run(ctx context.Context, st Step, state State) Outcome {
 			return fail(err)
 		}
 		ps.Notified = true
-		ps.SlackTS = or(ts, ps.SlackTS)
+		ps.SlackTS = cmp.Or(ts, ps.SlackTS)
 		state.Pods[key] = ps
 		return o
 

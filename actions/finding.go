@@ -1,6 +1,7 @@
 package actions
 
 import (
+	"cmp"
 	"fmt"
 	"strings"
 	"time"
@@ -76,7 +77,7 @@ func decidingGPUs(r analyzer.PodReport) []analyzer.GPUReport {
 }
 
 func ruleText(r analyzer.PodReport, g analyzer.GPUReport) string {
-	rule := or(g.Rule, r.Evidence.Rule)
+	rule := cmp.Or(g.Rule, r.Evidence.Rule)
 	if rule == (analyzer.FlatHighUtil{}).Name() {
 		return fmt.Sprintf("rule %s mean > %g and stddev < %g", rule, r.Evidence.Thresholds.MeanAbove, r.Evidence.Thresholds.StdDevBelow)
 	}

@@ -1,6 +1,7 @@
 package actions
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 
@@ -19,7 +20,7 @@ var _ OwnerEventRecorder = KubeEvents{}
 // namespace, as for the pod Events.
 func (k KubeEvents) RecordOwner(ctx context.Context, o Owner, reason, message string) error {
 	ref := corev1.ObjectReference{
-		Kind: o.Kind, APIVersion: or(o.APIVersion, ownerAPIVersion(o.Kind)),
+		Kind: o.Kind, APIVersion: cmp.Or(o.APIVersion, ownerAPIVersion(o.Kind)),
 		Namespace: o.Namespace, Name: o.Name, UID: types.UID(o.UID),
 	}
 	name := eventName(o.Name, types.UID(o.Kind+"/"+o.UID), reason)

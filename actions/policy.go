@@ -1,6 +1,7 @@
 package actions
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"path"
@@ -79,11 +80,11 @@ type Exemption struct {
 }
 
 func (e Exemption) String() string {
-	return or(e.Namespace, "*") + "/" + or(e.Pod, "*")
+	return cmp.Or(e.Namespace, "*") + "/" + cmp.Or(e.Pod, "*")
 }
 
 func (e Exemption) matches(k analyzer.PodKey) bool {
-	return globMatch(or(e.Namespace, "*"), k.Namespace) && globMatch(or(e.Pod, "*"), k.Pod)
+	return globMatch(cmp.Or(e.Namespace, "*"), k.Namespace) && globMatch(cmp.Or(e.Pod, "*"), k.Pod)
 }
 
 // DefaultPolicy is dry-run, two strikes, at most five deletions a cycle, and
@@ -173,11 +174,4 @@ func globMatch(pattern, name string) bool {
 		return pattern == name
 	}
 	return ok
-}
-
-func or(s, fallback string) string {
-	if s == "" {
-		return fallback
-	}
-	return s
 }

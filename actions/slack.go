@@ -1,6 +1,7 @@
 package actions
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -78,7 +79,7 @@ func (s *SlackNotifier) Notify(ctx context.Context, f Finding) (string, error) {
 	for attempt := 0; ; attempt++ {
 		_, ts, err := s.client.PostMessageContext(ctx, s.channel, opts...)
 		if err == nil {
-			return or(f.ThreadTS, ts), nil
+			return cmp.Or(f.ThreadTS, ts), nil
 		}
 		wait, retry := s.retryAfter(err, attempt)
 		if !retry {

@@ -2,6 +2,7 @@ package backtest
 
 import (
 	"bytes"
+	"cmp"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -62,7 +63,7 @@ type Benign struct {
 func (b Benign) IsPod() bool { return b.Pod != "" || b.Namespace != "" }
 
 // ClassOf is the entry's class, Unclassified when it gives none.
-func (m Miner) ClassOf() string { return or(m.Class, Unclassified) }
+func (m Miner) ClassOf() string { return cmp.Or(m.Class, Unclassified) }
 
 // identity is the entity an entry names, as written.
 func identity(namespace, pod, node, gpu, uuid string) string {
@@ -349,17 +350,10 @@ func fieldError(prefix string, err error) error {
 		if te.Value == "bool" {
 			hint = " (quote it: YAML reads yes, no, on, off, y and n as booleans)"
 		}
-		return fmt.Errorf("%s: want %s, got %s%s", or(join(te.Field), "labels"), want, te.Value, hint)
+		return fmt.Errorf("%s: want %s, got %s%s", cmp.Or(join(te.Field), "labels"), want, te.Value, hint)
 	}
 	if field, ok := strings.CutPrefix(err.Error(), "json: unknown field "); ok {
-		return fmt.Errorf("%s: unknown field %s", or(prefix, "labels"), field)
+		return fmt.Errorf("%s: unknown field %s", cmp.Or(prefix, "labels"), field)
 	}
-	return fmt.Errorf("%s: %w", or(prefix, "labels"), err)
-}
-
-func or(s, def string) string {
-	if s == "" {
-		return def
-	}
-	return s
+	return fmt.Errorf("%s: %w", cmp.Or(prefix, "labels"), err)
 }

@@ -1,6 +1,7 @@
 package backtest
 
 import (
+	"cmp"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -85,7 +86,7 @@ func WriteTable(w io.Writer, r Result) error {
 			if m.TimeToDelete != nil {
 				ttdel = dur(time.Duration(*m.TimeToDelete))
 			}
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%d/%d\t%s\t%s\t%s\t%s\n", m.Entity, or(m.Class, Unclassified), or(m.Note, "-"), m.DetectedTicks, m.PositiveTicks, first, ttd, ttdel, m.Status)
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%d/%d\t%s\t%s\t%s\t%s\n", m.Entity, cmp.Or(m.Class, Unclassified), cmp.Or(m.Note, "-"), m.DetectedTicks, m.PositiveTicks, first, ttd, ttdel, m.Status)
 		}
 		if err := tw.Flush(); err != nil {
 			return err
@@ -104,8 +105,8 @@ func WriteTable(w io.Writer, r Result) error {
 		if i == MaxTableFalsePositives {
 			break
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", rfc3339(fp.Tick), fp.Entity, or(fp.Class, Unclassified), fp.Verdict, or(fp.Rule, "-"),
-			or(string(fp.Strength), "-"), or(oneLine(fp.Reason), "-"))
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", rfc3339(fp.Tick), fp.Entity, cmp.Or(fp.Class, Unclassified), fp.Verdict, cmp.Or(fp.Rule, "-"),
+			cmp.Or(string(fp.Strength), "-"), cmp.Or(oneLine(fp.Reason), "-"))
 	}
 	if err := tw.Flush(); err != nil {
 		return err

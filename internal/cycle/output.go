@@ -3,6 +3,7 @@ package cycle
 import (
 	"bufio"
 	"bytes"
+	"cmp"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -265,7 +266,7 @@ func (r Result) WriteTable(w io.Writer, v View) error {
 			rule += " (no profiling)"
 		}
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%.2f\t%.2f\t%.1f\t%.1f\t%.2f\t%s\n", p.Namespace, p.Pod, p.Node, p.Verdict, rule, gpus,
-			g.Mean, g.StdDev(), g.Min, g.Max, g.Coverage, or(decisions[p.PodKey], "-"))
+			g.Mean, g.StdDev(), g.Min, g.Max, g.Coverage, cmp.Or(decisions[p.PodKey], "-"))
 	}
 	if err := tw.Flush(); err != nil {
 		return err
@@ -344,11 +345,4 @@ func deciding(p analyzer.PodReport) analyzer.GPUReport {
 		}
 	}
 	return p.GPUs[0]
-}
-
-func or(s, def string) string {
-	if s == "" {
-		return def
-	}
-	return s
 }

@@ -6,6 +6,7 @@
 package demo
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"io"
@@ -75,11 +76,11 @@ func Run(ctx context.Context, o Options) (Outcome, error) {
 	if o.End.IsZero() {
 		o.End = time.Date(2026, 1, 5, 12, 0, 0, 0, time.UTC)
 	}
-	o.Cycles, o.Every, o.Window = or(o.Cycles, 6), or(o.Every, 5*time.Minute), or(o.Window, time.Hour)
+	o.Cycles, o.Every, o.Window = cmp.Or(o.Cycles, 6), cmp.Or(o.Every, 5*time.Minute), cmp.Or(o.Window, time.Hour)
 	if o.Log == nil {
 		o.Log = slog.New(slog.DiscardHandler)
 	}
-	o.OffenderNode = or(o.OffenderNode, defaultOffenderNode)
+	o.OffenderNode = cmp.Or(o.OffenderNode, defaultOffenderNode)
 	out := Outcome{Fleet: append(fleet.DemoFleet(o.End), offenderPod(0, o.OffenderNode, time.Time{}), forgerPod())}
 	controller := &replicaSet{created: 1, node: o.OffenderNode}
 
@@ -357,14 +358,6 @@ func join(xs []string) string {
 		return "none"
 	}
 	return strings.Join(xs, ", ")
-}
-
-func or[T comparable](v, def T) T {
-	var zero T
-	if v == zero {
-		return def
-	}
-	return v
 }
 
 // forgerPod is a tenant pod without a GPU that serves dcgm-exporter's names

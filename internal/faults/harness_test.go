@@ -4,6 +4,7 @@ package faults_test
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"crypto/tls"
 	"fmt"
@@ -282,7 +283,7 @@ type setup struct {
 
 func (f *fc) config(s setup) config.Config {
 	cfg := config.Default()
-	cfg.Prometheus.URL = or(s.promURL, f.e.prom.URL)
+	cfg.Prometheus.URL = cmp.Or(s.promURL, f.e.prom.URL)
 	cfg.Prometheus.Timeout = config.Duration(15 * time.Second)
 	cfg.Window = config.Duration(window)
 	cfg.Query.Namespaces = []string{f.ns}
@@ -487,13 +488,6 @@ func short(s string) string {
 		s = s[:57] + "..."
 	}
 	return strings.ReplaceAll(s, "\n", " ")
-}
-
-func or(s, fallback string) string {
-	if s == "" {
-		return fallback
-	}
-	return s
 }
 
 // front is an HTTP proxy in front of a real server that fails on cue: while
